@@ -1,0 +1,3 @@
+from numaflux.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""NumaFlow resource model: Pipeline, Vertex, InterStepBufferService, MonoVertex."""

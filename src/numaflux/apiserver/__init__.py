@@ -1,0 +1,1 @@
+"""Embedded Kubernetes-compatible API server for the local (single-machine) mode."""

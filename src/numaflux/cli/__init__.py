@@ -1,0 +1,1 @@
+"""The `numaflux` command line."""

@@ -1,0 +1,1 @@
+"""Controller runtime and the reconcilers (ISB service, Pipeline, Vertex) plus the autoscaler."""

@@ -1,0 +1,1 @@
+"""Per-pipeline daemon: buffers, rates, pending, watermarks and data health."""

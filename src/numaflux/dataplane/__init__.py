@@ -1,0 +1,1 @@
+"""The vertex process: forwarders, builtin sources and sinks, UDF gRPC clients."""

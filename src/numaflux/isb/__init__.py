@@ -1,0 +1,1 @@
+"""Inter-step buffers on NATS JetStream: streams, consumers, KV buckets, buffer info."""

@@ -1,0 +1,1 @@
+"""Local node agent: runs Pod objects as processes on this machine."""
