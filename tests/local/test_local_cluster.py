@@ -137,3 +137,66 @@ def test_objects_and_pods_survive_down_and_up(data_dir: Path) -> None:
     assert kubectl(data_dir, "get", "configmap", "kept", "-o", "jsonpath={.data.answer}") == "42"
     assert kubectl(data_dir, "get", "pod", "sleeper", "-o", "jsonpath={.metadata.uid}") == uid
     kubectl(data_dir, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+
+
+def test_kubectl_follows_the_log_of_a_running_container_and_sees_it_restart(data_dir: Path) -> None:
+    run("up", data_dir=data_dir)
+    program = (
+        "import itertools, time\n"
+        "for i in itertools.count():\n"
+        "    print(f'tick {i}', flush=True)\n"
+        "    time.sleep(0.2)\n"
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ticker"},
+        "spec": {
+            "terminationGracePeriodSeconds": 2,
+            "containers": [{"name": "main", "image": "python", "command": [sys.executable, "-c", program]}],
+        },
+    }
+    manifest = data_dir / "ticker.json"
+    manifest.write_text(json.dumps(pod))
+    kubectl(data_dir, "apply", "-f", str(manifest))
+    kubectl(data_dir, "wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s")
+
+    follower = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(data_dir / "kubeconfig"), "logs", "-f", "ticker"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        seen = [int(follower.stdout.readline().split()[1]) for _ in range(15)]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+    # Consecutive ticks, more of them than existed when kubectl attached: it follows the live container.
+    assert seen == list(range(seen[0], seen[0] + 15))
+
+    pid_of_container = [
+        pid
+        for pid in processes_using(Path(sys.executable).parent)
+        if "print(f'tick" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
+    assert len(pid_of_container) == 1
+    os.kill(pid_of_container[0], 9)
+
+    def restarted() -> bool:
+        count = kubectl(
+            data_dir, "get", "pod", "ticker", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"
+        )
+        return count == "1"
+
+    wait_for(restarted, timeout=60)
+    last_exit = kubectl(
+        data_dir,
+        "get",
+        "pod",
+        "ticker",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].lastState.terminated.exitCode}",
+    )
+    assert last_exit == "137"
+    kubectl(data_dir, "wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s")
