@@ -71,5 +71,28 @@ def test_applied_crds_serve_pipelines_with_printer_columns_defaults_scale_and_sc
         refused = kubectl(server, "apply", "-f", "-", stdin=bad, check=False)
         assert "spec.vertices[1].scale.min" in refused
         assert "autoscaling-pipeline" not in kubectl(server, "get", "pl")
+
+        # Everyday verbs on a generated kind: merge patch, label, annotate, delete and wait for it.
+        kubectl(
+            server,
+            "patch",
+            "pl",
+            "simple-pipeline",
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"lifecycle":{"desiredPhase":"Paused"}}}',
+        )
+        phase = "jsonpath={.spec.lifecycle.desiredPhase}"
+        assert kubectl(server, "get", "pl", "simple-pipeline", "-o", phase) == "Paused"
+        kubectl(server, "label", "pl", "simple-pipeline", "team=data")
+        kubectl(server, "annotate", "pl", "simple-pipeline", "numaflow.numaproj.io/resume-strategy=slow")
+        labelled = kubectl(server, "get", "pl", "-l", "team=data", "-o", "name").split()
+        assert labelled == ["pipeline.numaflow.numaproj.io/simple-pipeline"]
+        strategy = "jsonpath={.metadata.annotations.numaflow\\.numaproj\\.io/resume-strategy}"
+        assert kubectl(server, "get", "pl", "simple-pipeline", "-o", strategy) == "slow"
+        kubectl(server, "delete", "pl", "simple-pipeline", "--wait=false")
+        kubectl(server, "wait", "--for=delete", "pl/simple-pipeline", "--timeout=30s")
+        assert "simple-pipeline" not in kubectl(server, "get", "pl")
     finally:
         server.stop()
