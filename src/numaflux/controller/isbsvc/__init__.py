@@ -1,0 +1,1 @@
+"""InterStepBufferService controller (JetStream): local and Kubernetes installers."""
