@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("udf_roundtrip", "isb_hop", "apiserver")
+BENCHMARKS: tuple[str, ...] = ("udf_roundtrip", "isb_hop", "apiserver", "pipeline_e2e")
 
 
 def main() -> int:
