@@ -13,17 +13,14 @@ for ``static``), ``KUBECONFIG``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import ValidationError
-
 from numaflux.api import Pipeline, constants
+from numaflux.api.envcodec import ObjectDecodeError, decode_object, encode_object
 
 ENV_PIPELINE_OBJECT = "NUMAFLOW_PIPELINE_OBJECT"
 ENV_NAMESPACE = "NUMAFLOW_NAMESPACE"
@@ -89,22 +86,14 @@ class DaemonConfig:
 def decode_pipeline(value: str) -> Pipeline:
     """The Pipeline from NUMAFLOW_PIPELINE_OBJECT's base64 JSON; ConfigError names the variable."""
     try:
-        doc = json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError) as err:
-        raise ConfigError(f"{ENV_PIPELINE_OBJECT}: not base64 JSON: {err}") from err
-    if isinstance(doc, dict):
-        doc.setdefault("apiVersion", constants.GROUP_VERSION)
-        doc.setdefault("kind", constants.KIND_PIPELINE)
-    try:
-        return Pipeline.model_validate(doc)
-    except ValidationError as err:
-        raise ConfigError(f"{ENV_PIPELINE_OBJECT}: not a Pipeline: {err}") from err
+        return decode_object(value, Pipeline, env_name=ENV_PIPELINE_OBJECT, kind=constants.KIND_PIPELINE)
+    except ObjectDecodeError as err:
+        raise ConfigError(str(err)) from err
 
 
 def encode_pipeline(pipeline: Pipeline) -> str:
     """Base64 JSON of `pipeline`: the NUMAFLOW_PIPELINE_OBJECT value the controller sets."""
-    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return base64.b64encode(json.dumps(doc).encode()).decode()
+    return encode_object(pipeline)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -11,17 +11,13 @@ token, set by the pod spec from the secret with ``valueFrom.secretKeyRef``).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from numaflux.api import Vertex, constants
+from numaflux.api.envcodec import ObjectDecodeError, decode_object, encode_object
 
 ENV_VERTEX_OBJECT = "NUMAFLOW_VERTEX_OBJECT"
 ENV_REPLICA = "NUMAFLOW_REPLICA"
@@ -79,26 +75,14 @@ class VertexConfig:
 def decode_vertex(value: str) -> Vertex:
     """The Vertex from NUMAFLOW_VERTEX_OBJECT's base64 JSON; ConfigError names the variable."""
     try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise ConfigError(f"{ENV_VERTEX_OBJECT}: not valid base64: {err}") from err
-    try:
-        doc = json.loads(raw)
-    except ValueError as err:
-        raise ConfigError(f"{ENV_VERTEX_OBJECT}: not JSON: {err}") from err
-    if isinstance(doc, dict):
-        doc.setdefault("apiVersion", constants.GROUP_VERSION)
-        doc.setdefault("kind", constants.KIND_VERTEX)
-    try:
-        return Vertex.model_validate(doc)
-    except ValidationError as err:
-        raise ConfigError(f"{ENV_VERTEX_OBJECT}: not a Vertex: {err}") from err
+        return decode_object(value, Vertex, env_name=ENV_VERTEX_OBJECT, kind=constants.KIND_VERTEX)
+    except ObjectDecodeError as err:
+        raise ConfigError(str(err)) from err
 
 
 def encode_vertex(vertex: Vertex) -> str:
     """Base64 JSON of `vertex`, the NUMAFLOW_VERTEX_OBJECT value the controller sets."""
-    doc = vertex.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return base64.b64encode(json.dumps(doc).encode()).decode()
+    return encode_object(vertex)
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
