@@ -47,6 +47,29 @@ class Reconciler(Protocol):
 
 
 Mapper = Callable[[JSON], Iterable[str]]
+Predicate = Callable[[JSON | None, JSON | None], bool]
+"""Whether a change (old, new) is worth a reconcile; old is None for an addition, new for a deletion."""
+
+
+def spec_or_metadata_changed(old: JSON | None, new: JSON | None) -> bool:
+    """Additions, deletions and changes of anything but `status` (generation, labels, annotations,
+    finalizers, deletionTimestamp): a controller's own status writes do not trigger it again."""
+    if old is None or new is None:
+        return True
+
+    def relevant(obj: JSON) -> tuple[object, ...]:
+        meta = obj.get("metadata") or {}
+        return (
+            meta.get("generation"),
+            meta.get("labels"),
+            meta.get("annotations"),
+            meta.get("finalizers"),
+            meta.get("deletionTimestamp"),
+            meta.get("uid"),
+            obj.get("spec"),
+        )
+
+    return relevant(old) != relevant(new)
 
 
 def owner_mapper(owner: Kind) -> Mapper:
@@ -78,19 +101,22 @@ class Controller:
         self._active = False
         self._watches: list[tuple[Informer, Mapper]] = []
 
-    def watch_primary(self, informer: Informer) -> None:
-        """Reconcile every object of the informer's kind when it changes (or disappears)."""
-        self.watch(informer, lambda obj: [object_key(obj)])
+    def watch_primary(self, informer: Informer, predicate: Predicate | None = None) -> None:
+        """Reconcile every object of the informer's kind when it changes (or disappears); with
+        `predicate`, only changes it accepts (e.g. `spec_or_metadata_changed`)."""
+        self.watch(informer, lambda obj: [object_key(obj)], predicate)
 
     def watch_owned(self, informer: Informer, owner: Kind) -> None:
         """Reconcile the controlling owner (of kind `owner`) of an object that changes."""
         self.watch(informer, owner_mapper(owner))
 
-    def watch(self, informer: Informer, mapper: Mapper) -> None:
+    def watch(self, informer: Informer, mapper: Mapper, predicate: Predicate | None = None) -> None:
         """Reconcile the keys `mapper` gives for each changed object (old and new state)."""
 
         def handler(old: JSON | None, new: JSON | None) -> None:
             if not self._active:
+                return
+            if predicate is not None and not predicate(old, new):
                 return
             keys: set[str] = set()
             for obj in (old, new):

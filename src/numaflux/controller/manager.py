@@ -30,6 +30,8 @@ CONTROLLER_MODULES: tuple[str, ...] = (
     "numaflux.controller.workloads.deployment",
     "numaflux.controller.workloads.statefulset",
     "numaflux.controller.isbsvc.controller",
+    "numaflux.controller.pipeline.controller",
+    "numaflux.controller.vertex.controller",
 )
 """Modules exposing `setup(manager: Manager) -> None`; each registers its controller(s)."""
 

@@ -1,0 +1,368 @@
+"""Pipeline reconciler: observe → ``plan_pipeline`` → apply, in the order ``reconcile.py`` documents.
+
+Reads come from the informer caches (the Pipeline, its Vertex objects by the pipeline-name label, pods
+by the same label, the ISB service, the daemon Deployment) plus buffer infos read straight from JetStream
+while a pause or deletion drains. Every write goes through to the caches at once, so the next reconcile
+never acts on its own stale view. The apply stops at the first error; the key is retried with back-off
+and the next reconcile recomputes everything from what it observes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kubernetes_asyncio.client.rest import ApiException
+from pydantic import ValidationError
+
+from numaflux.api import InterStepBufferService, Pipeline, PipelineStatus, Vertex
+from numaflux.api import constants as c
+from numaflux.controller.children import CREATED, apply_child
+from numaflux.controller.controller import Controller, Result, TerminalError, spec_or_metadata_changed
+from numaflux.controller.informer import Informer
+from numaflux.controller.kube import (
+    DEPLOYMENT,
+    ISB_SERVICE,
+    JSON,
+    PIPELINE,
+    POD,
+    SERVICE,
+    VERTEX,
+    Kind,
+    is_conflict,
+    is_not_found,
+)
+from numaflux.controller.logs import kv
+from numaflux.controller.manager import Manager
+from numaflux.controller.ownership import is_terminating
+from numaflux.controller.pipeline import isb as isbio
+from numaflux.controller.pipeline.actions import NORMAL
+from numaflux.controller.pipeline.lifecycle import FINALIZER, needs_buffer_info
+from numaflux.controller.pipeline.reconcile import PipelineObserved, PipelinePlan, plan_pipeline
+from numaflux.controller.pipeline.status import REASON_FIXED_RESOURCES_FAILED
+from numaflux.controller.status import update_status
+from numaflux.isb.admin import Action
+from numaflux.isb.info import BufferInfo
+
+log = logging.getLogger(__name__)
+
+INDEX_PIPELINE = "pipeline"
+"""Vertices and pods by `{namespace}/{pipeline-name label}`."""
+INDEX_ISB = "pipeline-isbsvc"
+"""Pipelines by `{namespace}/{ISB service name}`."""
+
+
+def by_pipeline_label(obj: JSON) -> list[str]:
+    meta = obj.get("metadata") or {}
+    name = (meta.get("labels") or {}).get(c.KEY_PIPELINE_NAME)
+    return [f"{meta.get('namespace')}/{name}"] if name else []
+
+
+def by_isb_service(obj: JSON) -> list[str]:
+    meta = obj.get("metadata") or {}
+    name = (obj.get("spec") or {}).get("interStepBufferServiceName") or c.DEFAULT_ISB_SERVICE_NAME
+    return [f"{meta.get('namespace')}/{name}"]
+
+
+def _dump(model: Vertex) -> JSON:
+    out: JSON = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"status"})
+    return out
+
+
+def describe(err: BaseException) -> str:
+    """One line about a failure: the API server's message for API errors, else type and text."""
+    if isinstance(err, ApiException):
+        try:
+            body = json.loads(err.body or "{}")
+        except (TypeError, ValueError):
+            body = {}
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"API error {err.status}: {message or err.reason}"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _level(name: str) -> int:
+    return logging.getLevelNamesMapping().get(name.upper(), logging.INFO)
+
+
+class PipelineReconciler:
+    def __init__(self, manager: Manager, informers: dict[Kind, Informer]) -> None:
+        self.manager = manager
+        self.kube = manager.kube
+        self.recorder = manager.recorder
+        self.clock = manager.clock
+        self.image = manager.config.own_image
+        self.informers = informers
+        self.isb_clients = isbio.IsbClients()
+        self._lagging: dict[str, dict[str, datetime]] = {}
+
+    # --- observe -------------------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result:
+        raw = self.informers[PIPELINE].get(key)
+        if raw is None:
+            self._lagging.pop(key, None)
+            return Result()
+        try:
+            pl = Pipeline.model_validate(copy.deepcopy(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            message = f"invalid pipeline: {first.get('msg')} at {where}"
+            self.recorder.warning(raw, "InvalidSpec", message)
+            raise TerminalError(message) from err
+        isb = self._isb(pl)
+        observed = await self._observe(key, pl, isb)
+        plan = plan_pipeline(observed, self.clock.now(), image=self.image)
+        await self._apply(raw, pl, isb, plan)
+        return Result(requeue_after=plan.requeue_after)
+
+    def _isb(self, pl: Pipeline) -> InterStepBufferService | None:
+        raw = self.informers[ISB_SERVICE].get(f"{pl.namespace}/{pl.get_isb_service_name()}")
+        if raw is None:
+            return None
+        return InterStepBufferService.model_validate(copy.deepcopy(raw))
+
+    async def _observe(self, key: str, pl: Pipeline, isb: InterStepBufferService | None) -> PipelineObserved:
+        vertices = [
+            Vertex.model_validate(copy.deepcopy(v))
+            for v in self.informers[VERTEX].store.by_index(INDEX_PIPELINE, key)
+        ]
+        sources = {v.get_name() for v in pl.sources()}
+        source_pods = False
+        live: dict[str, int] = {}
+        for pod in self.informers[POD].store.by_index(INDEX_PIPELINE, key):
+            labels = pod["metadata"].get("labels") or {}
+            if labels.get(c.KEY_COMPONENT) != c.COMPONENT_VERTEX:
+                continue
+            vertex = labels.get(c.KEY_VERTEX_NAME, "")
+            source_pods = source_pods or vertex in sources
+            if not is_terminating(pod):
+                name = pl.vertex_cr_name(vertex)
+                live[name] = live.get(name, 0) + 1
+        deployments = self.informers[DEPLOYMENT]
+        buffers: dict[str, BufferInfo] | None = None
+        error: str | None = None
+        if needs_buffer_info(pl):
+            buffers, error = await self._buffer_infos(pl, isb)
+        return PipelineObserved(
+            pipeline=pl,
+            vertices=vertices,
+            isb=isb,
+            daemon_deployment=deployments.get(f"{pl.namespace}/{pl.daemon_deployment_name()}"),
+            side_inputs_deployments=[
+                deployments.get(f"{pl.namespace}/{pl.side_inputs_manager_deployment_name(si.name or '')}")
+                for si in pl.spec.side_inputs or []
+            ],
+            source_pods_running=source_pods,
+            live_pods=live,
+            buffers=buffers,
+            buffers_error=error,
+            lagging_since=self._lagging.get(key, {}),
+        )
+
+    async def _buffer_infos(
+        self, pl: Pipeline, isb: InterStepBufferService | None
+    ) -> tuple[dict[str, BufferInfo] | None, str | None]:
+        url = isbio.isb_url(isb)
+        if url is None:
+            what = "not found" if isb is None else "has no status.config.jetstream.url"
+            return None, f"isbsvc {pl.get_isb_service_name()} {what}"
+        try:
+            js = await self._jetstream(url)
+            return await isbio.buffer_infos(js, pl), None
+        except Exception as err:
+            return None, f"reading buffer info from {url}: {describe(err)}"
+
+    async def _jetstream(self, url: str) -> Any:
+        live_urls = [str(u) for u in (_raw_isb_url(o) for o in self.informers[ISB_SERVICE].store.all()) if u]
+        await self.isb_clients.forget_except([*live_urls, url])
+        return await self.isb_clients.jetstream(url)
+
+    # --- apply ---------------------------------------------------------------------------------------
+
+    async def _apply(
+        self, raw: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
+    ) -> None:
+        ns, name = pl.namespace, pl.name
+        obj = raw
+        pipelines = self.informers[PIPELINE]
+        if plan.add_finalizer:
+            finalizers = [*(raw["metadata"].get("finalizers") or []), FINALIZER]
+            obj = await self.kube.patch(PIPELINE, ns, name, {"metadata": {"finalizers": finalizers}})
+            pipelines.record_write(obj)
+        try:
+            await self._apply_children(obj, pl, isb, plan)
+        except Exception as err:
+            if not is_conflict(err):  # a stale cache is retried at once, not a failure to report
+                await self._fail_children(obj, plan.status, describe(err))
+            raise
+        vertices = self.informers[VERTEX]
+        for patch in plan.vertex_patches:
+            written = await self.kube.patch(VERTEX, ns, patch.vertex, patch.merge_patch())
+            vertices.record_write(written)
+        if plan.lifecycle is not None:
+            annotations = plan.lifecycle.annotation_patch()
+            if annotations is not None:
+                obj = await self.kube.patch(PIPELINE, ns, name, annotations)
+                pipelines.record_write(obj)
+        await update_status(self.kube, PIPELINE, obj, _dump_status(plan.status), pipelines)
+        if plan.lifecycle is not None and plan.lifecycle.cleanup is not None:
+            await self._cleanup(obj, pl, isb, plan)
+        for event in plan.events:
+            self.recorder.event(obj, event.type, event.reason, event.message)
+        for line in plan.logs:
+            log.log(_level(line.level), kv(line.message, **line.fields))
+        key = f"{ns}/{name}"
+        if plan.repair is not None:
+            self._lagging[key] = dict(plan.repair.lagging_since)
+            queue = self._vertex_queue()
+            for vertex in plan.repair.requeue_vertices:
+                if queue is not None:
+                    queue(f"{ns}/{vertex}")
+
+    def _vertex_queue(self) -> Callable[[str], None] | None:
+        for controller in self.manager.controllers:
+            if controller.name == "vertex":
+                return controller.queue.add
+        return None
+
+    async def _apply_children(
+        self, obj: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
+    ) -> None:
+        ns = pl.namespace
+        if plan.isb is not None and isb is not None:
+            url = isbio.isb_url(isb)
+            if url is None:  # plan_pipeline only plans children for an ISB service with a URL
+                raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
+            js = await self._jetstream(url)
+            made = await isbio.ensure(js, isb, plan.isb.buffers, plan.isb.buckets, plan.isb.side_inputs_store)
+            dropped = await isbio.remove(js, plan.isb.delete_buffers, plan.isb.delete_buckets, None)
+            self._isb_events(obj, made + dropped)
+        if plan.vertices is not None:
+            vertices = self.informers[VERTEX]
+            for vertex in plan.vertices.creates:
+                try:
+                    vertices.record_write(await self.kube.create(VERTEX, _dump(vertex)))
+                except Exception as err:
+                    if not is_conflict(err):
+                        raise
+            for vertex in plan.vertices.updates:
+                vertices.record_write(await self.kube.replace(VERTEX, _dump(vertex)))
+            for stale in plan.vertices.deletes:
+                cached = vertices.get(f"{ns}/{stale}")
+                try:
+                    result = await self.kube.delete(VERTEX, ns, stale)
+                except Exception as err:
+                    if not is_not_found(err):
+                        raise
+                    result = {}
+                if result.get("kind") == "Vertex":
+                    vertices.record_write(result)
+                elif cached is not None:
+                    vertices.record_delete(cached)
+        for kind, child in ((SERVICE, plan.daemon_service), (DEPLOYMENT, plan.daemon_deployment)):
+            if child is None:
+                continue
+            done = await apply_child(self.kube, self.informers[kind], kind, child)
+            if done is not None:
+                verb = "Create" if done == CREATED else "Update"
+                child_name = child["metadata"]["name"]
+                self.recorder.normal(
+                    obj, f"{verb}Daemon{kind.kind}Success", f"{done} {kind.kind} {child_name}"
+                )
+                log.info(kv(f"{done} daemon {kind.kind}", pipeline=f"{ns}/{pl.name}", child=child_name))
+
+    def _isb_events(self, obj: JSON, actions: list[Action]) -> None:
+        created = [a.name for a in actions if a.outcome == "created" and a.kind != "consumer"]
+        deleted = [a.name for a in actions if a.outcome == "deleted"]
+        meta = obj["metadata"]
+        if created:
+            self.recorder.normal(obj, "CreateBuffersSuccess", "Created " + ", ".join(created))
+            log.info(kv("created ISB objects", pipeline=f"{meta['namespace']}/{meta['name']}", names=created))
+        if deleted:
+            self.recorder.normal(obj, "DeleteBuffersSuccess", "Deleted " + ", ".join(deleted))
+            log.info(kv("deleted ISB objects", pipeline=f"{meta['namespace']}/{meta['name']}", names=deleted))
+
+    async def _fail_children(self, obj: JSON, planned: PipelineStatus, message: str) -> None:
+        """A child could not be created or updated: Failed with `Deployed=False` saying which."""
+        status = planned.model_copy(deep=True)
+        status.mark_deploy_failed(REASON_FIXED_RESOURCES_FAILED, message, self.clock.now())
+        self.recorder.warning(obj, REASON_FIXED_RESOURCES_FAILED, message)
+        try:
+            await update_status(self.kube, PIPELINE, obj, _dump_status(status), self.informers[PIPELINE])
+        except Exception as err:  # the original failure is what the caller re-raises
+            log.warning(kv("could not write the failure into status", error=repr(err)))
+
+    async def _cleanup(
+        self, obj: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
+    ) -> None:
+        """Deleting and drained (or out of grace): remove buffers and buckets, then let the object go."""
+        assert plan.lifecycle is not None and plan.lifecycle.cleanup is not None
+        cleanup = plan.lifecycle.cleanup
+        url = isbio.isb_url(isb)
+        if url is not None and isb is not None:
+            js = await self._jetstream(url)
+            actions = await isbio.remove(js, cleanup.buffers, cleanup.buckets, cleanup.side_inputs_store)
+            self._isb_events(obj, actions)
+        else:
+            why = "not found" if isb is None else "has no URL"
+            self.recorder.warning(
+                obj, "SkipBufferCleanup", f"isbsvc {pl.get_isb_service_name()} {why}; buffers not deleted"
+            )
+        finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f != FINALIZER]
+        try:
+            written = await self.kube.patch(
+                PIPELINE, pl.namespace, pl.name, {"metadata": {"finalizers": finalizers}}
+            )
+        except Exception as err:
+            if is_not_found(err):
+                return
+            raise
+        self.informers[PIPELINE].record_write(written)
+        self.recorder.event(obj, NORMAL, "FinalizerRemoved", "Buffers and buckets removed; pipeline released")
+
+
+def _raw_isb_url(obj: JSON) -> Any:
+    return (((obj.get("status") or {}).get("config") or {}).get("jetstream") or {}).get("url")
+
+
+def _dump_status(status: PipelineStatus) -> JSON:
+    out: JSON = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return out
+
+
+def _pipelines_of_isb(pipelines: Informer) -> Callable[[JSON], list[str]]:
+    def keys(isb: JSON) -> list[str]:
+        meta = isb.get("metadata") or {}
+        return [
+            f"{(p['metadata'] or {}).get('namespace')}/{p['metadata']['name']}"
+            for p in pipelines.store.by_index(INDEX_ISB, f"{meta.get('namespace')}/{meta.get('name')}")
+        ]
+
+    return keys
+
+
+def setup(manager: Manager) -> None:
+    """Register the Pipeline controller: pipelines (spec and metadata changes, annotations included),
+    their Vertex objects, daemon Deployment and Service, vertex pods (by the pipeline-name label) and
+    the ISB services they use."""
+    kinds = [PIPELINE, VERTEX, POD, ISB_SERVICE, DEPLOYMENT, SERVICE]
+    informers = {kind: manager.informer(kind) for kind in kinds}
+    informers[VERTEX].add_indexer(INDEX_PIPELINE, by_pipeline_label)
+    informers[POD].add_indexer(INDEX_PIPELINE, by_pipeline_label)
+    informers[PIPELINE].add_indexer(INDEX_ISB, by_isb_service)
+    reconciler = PipelineReconciler(manager, informers)
+    controller = manager.add(Controller("pipeline", reconciler, workers=manager.config.workers))
+    controller.watch_primary(informers[PIPELINE], spec_or_metadata_changed)
+    for kind in (VERTEX, DEPLOYMENT, SERVICE):
+        controller.watch_owned(informers[kind], PIPELINE)
+    controller.watch(informers[POD], by_pipeline_label)
+    controller.watch(informers[ISB_SERVICE], _pipelines_of_isb(informers[PIPELINE]))
+
+
+__all__ = ["PipelineReconciler", "setup"]
