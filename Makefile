@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/numaflux validate examples/*.yaml
+	$(BIN)/numaflux run examples/word-pipeline.yaml
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q

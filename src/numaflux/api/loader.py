@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from numaflux.api import constants as c
 from numaflux.api.isbsvc import InterStepBufferService
 from numaflux.api.monovertex import MonoVertex
@@ -49,3 +51,19 @@ def dump(obj: NumaObject) -> dict[str, Any]:
     """
     out = obj.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return {"apiVersion": obj.api_version, "kind": obj.kind, **out}
+
+
+class _KeepTimestampsLoader(yaml.SafeLoader):
+    """Safe YAML loading that leaves timestamps as strings, as the Kubernetes API does."""
+
+
+_KeepTimestampsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml_documents(text: str) -> list[Any]:
+    """Every document of a YAML stream (None for empty ones), timestamps kept as strings; raises
+    yaml.YAMLError. The one loader for user manifests, so every command reads a file the same way."""
+    return list(yaml.load_all(text, Loader=_KeepTimestampsLoader))

@@ -12,7 +12,7 @@ import typer
 
 from numaflux import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("local", "crds", "validate", "vertex", "controller", "daemon")
+COMMAND_MODULES: tuple[str, ...] = ("local", "crds", "validate", "vertex", "controller", "daemon", "run")
 
 app = typer.Typer(
     name="numaflux",

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from numaflux.api.loader import load_yaml_documents
 from numaflux.api.validation import validate_document
 
 STDIN = "-"
@@ -30,16 +31,6 @@ _HELP = "\n\n".join(
         "not YAML.",
     )
 )
-
-
-class _KeepTimestampsLoader(yaml.SafeLoader):
-    """Safe YAML loading that leaves timestamps as strings, as the Kubernetes API does."""
-
-
-_KeepTimestampsLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass
@@ -66,7 +57,7 @@ def _display(file: str) -> str:
 
 def _documents(text: str) -> list[Any]:
     """All documents of ``text`` (None for empty ones); raises yaml.YAMLError."""
-    return list(yaml.load_all(text, Loader=_KeepTimestampsLoader))
+    return load_yaml_documents(text)
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError) -> str:
