@@ -12,7 +12,16 @@ import typer
 
 from numaflux import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("local", "crds", "validate", "vertex", "controller", "daemon", "run")
+COMMAND_MODULES: tuple[str, ...] = (
+    "local",
+    "crds",
+    "validate",
+    "vertex",
+    "controller",
+    "daemon",
+    "run",
+    "lifecycle",
+)
 
 app = typer.Typer(
     name="numaflux",
