@@ -10,12 +10,12 @@ from typing import Any
 
 from numaflux.api import Pipeline
 from numaflux.api import constants as c
+from numaflux.api.envcodec import encode_object
 from numaflux.controller.pipeline.build import stable_hash
 from numaflux.controller.pipeline.workload import (
     PART_OF,
     apply_container_template,
     controller_ref,
-    encode_object,
     http_probe,
     pod_template_fields,
 )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
-from base64 import b64encode
 from typing import Any
 
 from numaflux.api import AbstractPodTemplate, ContainerTemplate, InterStepBufferService
@@ -38,11 +36,6 @@ def isb_env(isb: InterStepBufferService) -> list[dict[str, Any]]:
         if basic.get(key):
             env.append({"name": name, "valueFrom": {"secretKeyRef": copy.deepcopy(basic[key])}})
     return env
-
-
-def encode_object(doc: dict[str, Any]) -> str:
-    """base64 of compact JSON with sorted keys (stable, so pod hashes are stable)."""
-    return b64encode(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).decode()
 
 
 _POD_FIELDS = (
