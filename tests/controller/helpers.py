@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from numaflux.controller.kube import JSON, POD, KubeClient, is_not_found
+from numaflux.controller.kube import EVENT, JSON, POD, KubeClient, is_not_found
 
 T = TypeVar("T")
 
@@ -77,3 +77,21 @@ def workload(kind: str, name: str, namespace: str, replicas: int, **spec: Any) -
     if kind == "StatefulSet":
         body["spec"].setdefault("serviceName", name)
     return body
+
+
+async def events_about(
+    kube: KubeClient, namespace: str, kind: str, *reasons: str, within: float = 15.0
+) -> list[tuple[str, str]]:
+    """(reason, message) of the Events about objects of `kind`, once every one of `reasons` is there.
+
+    The recorder writes Events in the background, after the status it explains, so a test that has just
+    seen a phase waits for the matching Event instead of reading the list once.
+    """
+
+    async def found() -> list[tuple[str, str]] | None:
+        items = (await kube.list(EVENT, namespace)).get("items") or []
+        pairs = [(e["reason"], e["message"]) for e in items if e["involvedObject"]["kind"] == kind]
+        have = {r for r, _ in pairs}
+        return pairs if all(r in have for r in reasons) else None
+
+    return await until(found, f"{kind} events {', '.join(reasons)}", within)

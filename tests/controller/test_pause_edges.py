@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from numaflux.controller.kube import EVENT, JSON, PIPELINE, KubeClient
+from numaflux.controller.kube import JSON, PIPELINE, KubeClient
 from numaflux.local import lifecycle as lc
 
 from .cluster import Cluster, Process
-from .helpers import until
+from .helpers import events_about, until
 from .test_pipeline_e2e import (
     _absent,
     all_vertex_pods,
@@ -61,11 +61,6 @@ def stuck_pipeline(namespace: str, grace: int) -> JSON:
     }
 
 
-async def pipeline_events(kube: KubeClient, namespace: str) -> list[JSON]:
-    items = (await kube.list(EVENT, namespace)).get("items") or []
-    return [e for e in items if e["involvedObject"]["kind"] == "Pipeline"]
-
-
 async def test_an_idle_pipeline_pauses_drained_at_the_first_check(
     cluster: Cluster, manager: Process, kube: KubeClient, namespace: str
 ) -> None:
@@ -84,8 +79,8 @@ async def test_an_idle_pipeline_pauses_drained_at_the_first_check(
     paused = await until(lambda: phase_is(kube, namespace, "Paused"), "pipeline Paused", 60)
     took = time.monotonic() - started
     assert paused["status"]["drainedOnPause"] is True
-    reasons = [e["reason"] for e in await pipeline_events(kube, namespace)]
-    assert "PipelinePaused" in reasons and "PauseTimedOut" not in reasons
+    reasons = [r for r, _ in await events_about(kube, namespace, "Pipeline", "PipelinePaused")]
+    assert "PauseTimedOut" not in reasons
     # Drained well inside the 60 s grace period (the latency itself is measured in `make bench`).
     print(f"\nidle pipeline: pause→Paused {took:.2f}s")
     await kube.delete(PIPELINE, namespace, "pl")
@@ -121,9 +116,9 @@ async def test_a_buffer_whose_reader_runs_no_pods_is_named_and_the_pause_ends_at
         lambda: phase_is(kube, namespace, "Paused"), "pipeline Paused at the grace period", 90
     )
     assert paused["status"]["drainedOnPause"] is False
-    events = await pipeline_events(kube, namespace)
-    waiting = [e["message"] for e in events if e["reason"] == "WaitingForDrain"]
-    timed_out = [e["message"] for e in events if e["reason"] == "PauseTimedOut"]
+    events = await events_about(kube, namespace, "Pipeline", "WaitingForDrain", "PauseTimedOut")
+    waiting = [m for r, m in events if r == "WaitingForDrain"]
+    timed_out = [m for r, m in events if r == "PauseTimedOut"]
     assert any(buffer in m and "runs 0 pods" in m for m in waiting), waiting
     assert len(timed_out) == 1 and buffer in timed_out[0] and f"grace period {grace}s" in timed_out[0]
 

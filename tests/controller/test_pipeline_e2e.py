@@ -15,7 +15,6 @@ from nats.js.errors import NotFoundError
 from numaflux.api import constants as c
 from numaflux.controller.kube import (
     DEPLOYMENT,
-    EVENT,
     ISB_SERVICE,
     JSON,
     PIPELINE,
@@ -27,7 +26,7 @@ from numaflux.controller.kube import (
 from numaflux.controller.pipeline.lifecycle import FINALIZER
 
 from .cluster import Cluster, Process, wait_for
-from .helpers import get_or_none, is_ready, until
+from .helpers import events_about, get_or_none, is_ready, until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -103,11 +102,6 @@ async def vertices_of(kube: KubeClient, namespace: str) -> list[JSON]:
     return [v for v in items if not v["metadata"].get("deletionTimestamp")]
 
 
-async def event_reasons(kube: KubeClient, namespace: str, kind: str) -> list[tuple[str, str]]:
-    events = (await kube.list(EVENT, namespace)).get("items") or []
-    return [(e["reason"], e["message"]) for e in events if e["involvedObject"]["kind"] == kind]
-
-
 async def test_a_paused_pipeline_gets_vertices_buffers_and_a_daemon_then_follows_topology_and_deletion(
     manager: Process, kube: KubeClient, namespace: str
 ) -> None:
@@ -146,10 +140,9 @@ async def test_a_paused_pipeline_gets_vertices_buffers_and_a_daemon_then_follows
 
     assert await get_or_none(kube, DEPLOYMENT, namespace, "pl-daemon") is not None
     assert await get_or_none(kube, SERVICE, namespace, "pl-daemon-svc") is not None
-    reasons = await event_reasons(kube, namespace, "Pipeline")
+    reasons = await events_about(kube, namespace, "Pipeline", "CreateVertexSuccess", "PipelinePaused")
     for name in ("pl-in", "pl-cat", "pl-out"):
         assert ("CreateVertexSuccess", f"Created vertex {name}") in reasons
-    assert any(r == "PipelinePaused" for r, _ in reasons)
 
     # The vertex controller saw them Paused: 0 replicas, headless service.
     async def vertices_paused() -> bool:
@@ -179,8 +172,8 @@ async def test_a_paused_pipeline_gets_vertices_buffers_and_a_daemon_then_follows
         return await streams(url, gone + kept) == {**{n: False for n in gone}, **{n: True for n in kept}}
 
     await until(isb_follows, "cat's buffer and buckets deleted, the new edge's bucket created")
-    assert ("DeleteStaleVertexSuccess", "Deleted stale vertex pl-cat") in await event_reasons(
-        kube, namespace, "Pipeline"
+    assert ("DeleteStaleVertexSuccess", "Deleted stale vertex pl-cat") in await events_about(
+        kube, namespace, "Pipeline", "DeleteStaleVertexSuccess"
     )
 
     # Deleting the pipeline drains (nothing to drain), removes buffers and buckets, releases the finalizer.
@@ -323,8 +316,7 @@ async def test_the_simple_pipeline_runs_pauses_with_drain_and_resumes_every_vert
     for v in await vertices_of(kube, namespace):
         assert v["spec"]["lifecycle"]["desiredPhase"] == "Paused"
         assert v["spec"].get("replicas") == 1  # pause never touches spec.replicas
-    reasons = [r for r, _ in await event_reasons(kube, namespace, "Pipeline")]
-    assert "PausingPipeline" in reasons and "PipelinePaused" in reasons
+    await events_about(kube, namespace, "Pipeline", "PausingPipeline", "PipelinePaused")
 
     started = time.monotonic()
     await kube.patch(PIPELINE, namespace, "pl", {"spec": {"lifecycle": {"desiredPhase": "Running"}}})
@@ -391,7 +383,8 @@ async def test_scaling_while_paused_waits_for_the_resume_and_a_slow_resume_drops
 
     await set_desired(kube, namespace, "Running")
     await until(lambda: every_vertex_ready(kube, namespace, {"pl-in": 1, "pl-out": 2}), "fast resume", 120)
-    reasons = [m for r, m in await event_reasons(kube, namespace, "Pipeline") if r == "PipelineResumed"]
+    events = await events_about(kube, namespace, "Pipeline", "PipelineResumed")
+    reasons = [m for r, m in events if r == "PipelineResumed"]
     assert reasons and "strategy fast" in reasons[-1] and "pl-out=2" in reasons[-1]
 
     await set_desired(kube, namespace, "Paused")

@@ -1,27 +1,17 @@
 """Entry point of the `numaflux` command.
 
 Each command group lives in its own module under `numaflux.cli` and exposes
-`register(app: typer.Typer) -> None`; add the module's name to COMMAND_MODULES.
+`register(app: typer.Typer) -> None`; every such module is registered, in name order.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import typer
 
-from numaflux import __version__
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "local",
-    "crds",
-    "validate",
-    "vertex",
-    "controller",
-    "daemon",
-    "run",
-    "lifecycle",
-)
+from numaflux import __version__, cli
 
 app = typer.Typer(
     name="numaflux",
@@ -44,9 +34,11 @@ def version() -> None:
 
 
 def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"numaflux.cli.{name}")
-        module.register(app)
+    for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"numaflux.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
 
 
 _register_commands()
