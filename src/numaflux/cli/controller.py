@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from numaflux.controller.config import ControllerConfig, LeaderConfig, Mode
+from numaflux.controller.config import OWN_IMAGE, ControllerConfig, LeaderConfig, Mode
 
 
 def _kubeconfig(explicit: Path | None, data_dir: Path | None) -> Path | None:
@@ -96,6 +96,21 @@ def controller(
     renew_deadline: Annotated[float, typer.Option(help="seconds")] = 10.0,
     retry_period: Annotated[float, typer.Option(help="seconds")] = 2.0,
     workers: Annotated[int, typer.Option(help="concurrent reconciles per controller")] = 2,
+    image: Annotated[
+        str,
+        typer.Option(
+            envvar="NUMAFLOW_IMAGE",
+            help="image of the vertex, daemon and ISB pods; a controller upgrade changes its tag",
+        ),
+    ] = OWN_IMAGE,
+    metrics_port: Annotated[
+        int,
+        typer.Option(help="port of the Prometheus /metrics (0: any free port; -1: no metrics server)"),
+    ] = 9090,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="address /metrics binds (default: 127.0.0.1 locally, 0.0.0.0 on Kubernetes)"),
+    ] = None,
     install_crds: Annotated[
         bool | None,
         typer.Option(
@@ -123,7 +138,10 @@ def controller(
             retry_period=retry_period,
         ),
         workers=workers,
+        own_image=image,
         install_crds=chosen is Mode.LOCAL if install_crds is None else install_crds,
+        metrics_port=None if metrics_port < 0 else metrics_port,
+        metrics_host=metrics_host,
     )
     logs.configure()
     asyncio.run(run_manager(config, _kubeconfig(kubeconfig, local_data_dir)))

@@ -1,0 +1,353 @@
+"""Message accounting for the lifecycle tests on the local cluster.
+
+Numbered messages (`msg-00042`) go in through a pipeline's HTTP source; an id counts as *accepted* once the
+source answered 200 (written to the ISB). A recorder keeps reading the log sink's output (pod directories
+vanish with the pod, so it polls). At the end, `lost` = accepted ids never seen at the sink (must be 0) and
+`duplicates` = extra deliveries (at-least-once allows them; they are reported, not asserted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import aiohttp
+
+from numaflux.controller.kube import POD, KubeClient
+from numaflux.kubelet import paths
+from numaflux.kubelet.adopted import find_leftovers
+
+from .cluster import Cluster, Process
+from .helpers import get_or_none, is_ready, until
+from .test_pipeline_e2e import all_vertex_pods
+
+PAYLOAD = re.compile(r"Payload - (msg-\d+) Keys - ")
+
+
+def message_id(i: int) -> str:
+    return f"msg-{i:05d}"
+
+
+class SinkRecorder:
+    """Keeps the latest full read of every sink container log file (pod directories vanish with the pod)."""
+
+    def __init__(self, cluster: Cluster, kube: KubeClient, namespace: str, sink_prefix: str) -> None:
+        self.cluster, self.kube, self.namespace, self.prefix = cluster, kube, namespace, sink_prefix
+        self.seen: dict[tuple[str, int], Counter[str]] = {}
+
+    def _read(self, pod: str) -> None:
+        for path in (
+            paths.container_log_path(self.cluster.data_dir, self.namespace, pod, "numa"),
+            paths.previous_container_log_path(self.cluster.data_dir, self.namespace, pod, "numa"),
+        ):
+            with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
+                # Keyed by inode: a restart turns the current file into the previous one and starts a
+                # new one, and a file only grows, so the largest read of each inode is complete.
+                key = (pod, os.fstat(f.fileno()).st_ino)
+                found = Counter(PAYLOAD.findall(f.read().decode(errors="replace")))
+                if sum(found.values()) >= sum(self.seen.get(key, Counter()).values()):
+                    self.seen[key] = found
+
+    async def poll(self) -> None:
+        names: set[str] = set()
+        while True:
+            with contextlib.suppress(Exception):  # an API hiccup (the API server is shared) is retried
+                for p in await all_vertex_pods(self.kube, self.namespace):
+                    if p["metadata"]["name"].startswith(self.prefix):
+                        names.add(p["metadata"]["name"])
+            for name in names:
+                self._read(name)
+            await asyncio.sleep(0.1)
+
+    def counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for found in self.seen.values():
+            total.update(found)
+        return total
+
+
+@dataclass(frozen=True)
+class Tally:
+    accepted: int
+    distinct_at_sink: int
+    lost: list[str]
+    duplicates: int
+
+    def line(self) -> str:
+        return (
+            f"accepted {self.accepted}, at sink {self.distinct_at_sink} distinct, lost {len(self.lost)}, "
+            f"duplicates {self.duplicates}"
+        )
+
+
+class Accounting:
+    """Numbered messages into `PIPELINE-SOURCE` pods over HTTP, ids recorded at `PIPELINE-SINK` pods.
+
+    Use as `async with Accounting(...) as acct:`; the recorder runs in the background meanwhile.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        kube: KubeClient,
+        namespace: str,
+        *,
+        pipeline: str = "pl",
+        source: str = "in",
+        sink: str = "out",
+        port: int = 8090,
+    ) -> None:
+        self.kube, self.namespace = kube, namespace
+        self.pipeline, self.source, self.port = pipeline, source, port
+        self.recorder = SinkRecorder(cluster, kube, namespace, f"{pipeline}-{sink}-")
+        self.accepted: set[str] = set()
+        self.refusals: list[str] = []
+        self.next_id = 0
+        self._poller: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Accounting:
+        self._poller = asyncio.create_task(self.recorder.poll())
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "use Accounting as an async context manager"
+        return self._session
+
+    async def source_urls(self) -> list[str]:
+        prefix = f"{self.pipeline}-{self.source}-"
+        return [
+            f"http://{p['status']['podIP']}:{self.port}/vertices/{self.source}"
+            for p in await all_vertex_pods(self.kube, self.namespace)
+            if p["metadata"]["name"].startswith(prefix)
+            and not p["metadata"].get("deletionTimestamp")
+            and is_ready(p)
+            and (p.get("status") or {}).get("podIP")
+        ]
+
+    def take_ids(self, n: int) -> list[int]:
+        ids = list(range(self.next_id, self.next_id + n))
+        self.next_id += n
+        return ids
+
+    async def send_one(self, url: str, i: int, attempts: int = 1) -> bool:
+        """POST message `i` (429 retried; 5xx and connection errors retried up to `attempts`, same id).
+        True once the source answers 200; every refusal is kept in `refusals` for the report."""
+        name = message_id(i)
+        failures = 0
+        for _ in range(50):
+            try:
+                async with self.session.post(url, data=name.encode(), headers={"X-Numaflow-Id": name}) as r:
+                    if r.status == 200:
+                        self.accepted.add(name)
+                        return True
+                    self.refusals.append(f"{name} {url}: {r.status} {(await r.text())[:100]}")
+                    if r.status < 500 and r.status != 429:
+                        return False
+                    failures += r.status != 429
+            except (aiohttp.ClientError, TimeoutError) as err:
+                self.refusals.append(f"{name} {url}: {type(err).__name__} {err}")
+                failures += 1
+            if failures >= attempts:
+                return False
+            await asyncio.sleep(0.2)
+        return False
+
+    async def send(self, n: int, *, senders: int = 4, attempts: int = 1) -> int:
+        """Send `n` new numbered messages round-robin over the Ready source pods; the number accepted."""
+        urls = await self.source_urls()
+        if not urls:
+            return 0
+        ids = self.take_ids(n)
+        before = len(self.accepted)
+
+        async def sender(k: int) -> None:
+            for i in ids[k::senders]:
+                await self.send_one(urls[i % len(urls)], i, attempts)
+
+        await asyncio.gather(*(sender(k) for k in range(senders)))
+        return len(self.accepted) - before
+
+    def start_sending(self, n: int, *, senders: int = 4) -> asyncio.Task[int]:
+        """`send` in the background (to pause or fault while messages are still coming in)."""
+        return asyncio.create_task(self.send(n, senders=senders))
+
+    async def send_all(self, n: int, within: float = 60) -> None:
+        """Send `n` messages that must all be accepted (the pipeline is Running and Ready)."""
+
+        async def sent() -> bool:
+            urls = await self.source_urls()
+            return bool(urls) and all([await self.send_one(urls[i % len(urls)], i, 25) for i in ids])
+
+        ids = self.take_ids(n)
+        await until(sent, f"{n} messages accepted (refusals {self.refusals[-3:]})", within)
+
+    def tally(self) -> Tally:
+        counts = self.recorder.counts()
+        return Tally(
+            accepted=len(self.accepted),
+            distinct_at_sink=len(counts),
+            lost=sorted(self.accepted - set(counts)),
+            duplicates=sum(n - 1 for n in counts.values() if n > 1),
+        )
+
+    async def settle(self, within: float = 60) -> Tally:
+        """Wait for every accepted id at the sink (up to `within`); the tally either way."""
+
+        async def arrived() -> bool:
+            return self.accepted <= set(self.recorder.counts())
+
+        with contextlib.suppress(AssertionError):
+            await until(arrived, "every accepted message at the sink", within)
+        return self.tally()
+
+    async def assert_nothing_lost(self, label: str, within: float = 60) -> Tally:
+        """`lost == 0` (after waiting up to `within` for stragglers); prints the tally with duplicates."""
+        tally = await self.settle(within)
+        print(f"\n{label}: {tally.line()}")
+        assert tally.lost == [], (
+            f"{label}: {len(tally.lost)} accepted messages never reached the sink: {tally.lost[:20]}; "
+            f"{tally.line()}; refusals {self.refusals[-5:]}"
+        )
+        return tally
+
+
+# --- faults -------------------------------------------------------------------------------------------
+
+
+def nats_server_pids(pod_ip: str) -> list[int]:
+    """The nats-server processes listening on the ISB pod's IP."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode(errors="replace")).name == "nats-server" and pod_ip.encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+async def isb_pod(kube: KubeClient, namespace: str) -> tuple[str, str]:
+    """(name, IP) of the ISB service's one JetStream pod, once it has an IP."""
+
+    async def found() -> tuple[str, str] | None:
+        pods = [
+            p
+            for p in (await kube.list(POD, namespace)).get("items") or []
+            if p["metadata"]["name"].startswith("isbsvc-default-js-")
+            and not p["metadata"].get("deletionTimestamp")
+            and (p.get("status") or {}).get("podIP")
+        ]
+        return (pods[0]["metadata"]["name"], pods[0]["status"]["podIP"]) if pods else None
+
+    return await until(found, "the ISB pod has an IP", 60)
+
+
+async def isb_ready_again(kube: KubeClient, namespace: str, name: str, ip: str, within: float = 90) -> None:
+    async def ready_again() -> bool:
+        current = await get_or_none(kube, POD, namespace, name)
+        return current is not None and is_ready(current) and bool(nats_server_pids(ip))
+
+    await until(ready_again, "ISB pod Ready again (nats-server restarted by the kubelet)", within)
+
+
+async def restart_nats_server(kube: KubeClient, namespace: str) -> float:
+    """kill -9 the ISB pod's nats-server once; the kubelet restarts it. Returns seconds until Ready."""
+    name, ip = await isb_pod(kube, namespace)
+    pids = await until(lambda: _pids(ip), f"nats-server of {name} at {ip}", 30)
+    started = time.monotonic()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    await isb_ready_again(kube, namespace, name, ip)
+    return time.monotonic() - started
+
+
+async def make_isb_unhealthy_then_healthy(
+    kube: KubeClient, namespace: str, while_down: asyncio.Future[object] | None = None
+) -> float:
+    """Kill the ISB pod's nats-server (kill -9, repeatedly) until its pod is not Ready; await `while_down`
+    if given (still killing meanwhile); then let the kubelet bring it back and wait for Ready. Returns the
+    seconds the pod was not Ready."""
+    name, ip = await isb_pod(kube, namespace)
+    assert nats_server_pids(ip), f"no nats-server found for ISB pod {name} at {ip}"
+
+    def kill() -> None:
+        for pid in nats_server_pids(ip):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    async def killed_until_not_ready() -> bool:
+        kill()
+        return not is_ready(await kube.get(POD, namespace, name))
+
+    await until(killed_until_not_ready, "ISB pod not Ready after killing its nats-server", 60)
+    down = time.monotonic()
+    if while_down is not None:
+
+        async def keep_down() -> None:
+            while True:
+                kill()
+                await asyncio.sleep(0.2)
+
+        keeper = asyncio.create_task(keep_down())
+        try:
+            await while_down
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+    await isb_ready_again(kube, namespace, name, ip)
+    return time.monotonic() - down
+
+
+async def _pids(ip: str) -> list[int] | None:
+    return nats_server_pids(ip) or None
+
+
+async def restart_controller(cluster: Cluster, *extra: str) -> Process:
+    """Start a controller manager (after a SIGKILL the ready file is stale) and wait until it leads."""
+    cluster.ready_file.unlink(missing_ok=True)
+    proc = cluster.controller(*extra)
+    await until(lambda: asyncio.to_thread(cluster.ready_file.exists), "controller ready", 60)
+    return proc
+
+
+async def kill_pod(cluster: Cluster, kube: KubeClient, namespace: str, prefix: str) -> str | None:
+    """kill -9 the main process of one live pod whose name starts with `prefix` (its `numa` container,
+    else its first); the kubelet restarts the container. The pod's name, or None when there is none."""
+    leftovers = find_leftovers(cluster.data_dir)
+    pods = (await kube.list(POD, namespace)).get("items") or []
+    for p in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        if not p["metadata"]["name"].startswith(prefix) or p["metadata"].get("deletionTimestamp"):
+            continue
+        containers = leftovers.get(p["metadata"]["uid"], {})
+        proc = containers.get("numa") or next(iter(containers.values()), None)
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            return str(p["metadata"]["name"])
+    return None
