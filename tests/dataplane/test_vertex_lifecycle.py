@@ -88,6 +88,7 @@ async def test_discard_latest_drops_and_counts_when_the_next_buffer_is_full(nats
         assert stored == written == 50
         assert dropped >= 200
         assert dropped + written <= read
+        assert src.metric("forwarder_drop_bytes_total", reason="buffer-full") >= dropped  # >= 1 byte each
         assert src.terminate() == 0
     finally:
         src.stop()

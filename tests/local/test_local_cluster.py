@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def test_up_starts_every_component_and_a_second_up_is_harmless(data_dir: Path) -
     assert "apiserver   running" in status.stdout
     assert "kubelet     running" in status.stdout
     assert "Ready" in kubectl(data_dir, "get", "nodes")
+
+    # where to scrape: the controller's own URL (9090, or a free port if that is taken) answers
+    (line,) = [x for x in second.stdout.splitlines() if x.startswith("metrics     controller")]
+    url = line.split()[-1]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert b"controller_build_info{" in response.read()
+    assert "vertex pods   http://{pod IP}:2469/metrics" in second.stdout
 
 
 def test_down_stops_every_process_and_status_says_so(data_dir: Path) -> None:

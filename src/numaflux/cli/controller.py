@@ -103,6 +103,14 @@ def controller(
             help="image of the vertex, daemon and ISB pods; a controller upgrade changes its tag",
         ),
     ] = OWN_IMAGE,
+    metrics_port: Annotated[
+        int,
+        typer.Option(help="port of the Prometheus /metrics (0: any free port; -1: no metrics server)"),
+    ] = 9090,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="address /metrics binds (default: 127.0.0.1 locally, 0.0.0.0 on Kubernetes)"),
+    ] = None,
     install_crds: Annotated[
         bool | None,
         typer.Option(
@@ -132,6 +140,8 @@ def controller(
         workers=workers,
         own_image=image,
         install_crds=chosen is Mode.LOCAL if install_crds is None else install_crds,
+        metrics_port=None if metrics_port < 0 else metrics_port,
+        metrics_host=metrics_host,
     )
     logs.configure()
     asyncio.run(run_manager(config, _kubeconfig(kubeconfig, local_data_dir)))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from numaflux.api import constants as c
 from numaflux.local import cluster, paths, supervisor
 
 local_app = typer.Typer(help="Run the local cluster: API server, kubelet and controllers on this machine.")
@@ -42,6 +43,16 @@ def up(directory: Path | None = DirOption) -> None:
     kubeconfig = paths.kubeconfig_path(data_dir)
     typer.echo(f"API server  {server}")
     typer.echo(f"kubeconfig  {kubeconfig}   (export KUBECONFIG={kubeconfig})")
+    _echo_metrics(data_dir)
+
+
+def _echo_metrics(data_dir: Path) -> None:
+    """Where Prometheus finds the controller, vertex pods and daemons (each pod has its own loopback IP)."""
+    controller = cluster.controller_metrics_url(data_dir) or "not serving"
+    typer.echo(f"metrics     controller    {controller}")
+    typer.echo(f"            vertex pods   http://{{pod IP}}:{c.VERTEX_METRICS_PORT}/metrics")
+    typer.echo(f"            daemons       http://{{pod IP}}:{c.DAEMON_SERVICE_PORT}/metrics")
+    typer.echo("            (pod IPs: kubectl get pods -o wide)")
 
 
 @local_app.command("down")
@@ -70,6 +81,7 @@ def status(directory: Path | None = DirOption) -> None:
         typer.echo(f"{component.name:<11} {text}")
     if all_running:
         typer.echo(f"kubeconfig  {paths.kubeconfig_path(data_dir)}")
+        _echo_metrics(data_dir)
     raise typer.Exit(0 if all_running else 1)
 
 

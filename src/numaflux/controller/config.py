@@ -54,6 +54,22 @@ class ControllerConfig:
     install_crds: bool = False
     """Create or update the NumaFlow CRDs at start (local mode does, so a fresh cluster just works)."""
     shutdown_timeout: float = 30.0
+    metrics_port: int | None = None
+    """Port of the manager's Prometheus `/metrics` (0: any free port; None: off). `numaflux controller`
+    serves NumaFlow's 9090 unless told otherwise."""
+    metrics_host: str | None = None
+    """Address `/metrics` binds (None: loopback in local mode, every interface on Kubernetes)."""
+
+    def get_metrics_host(self) -> str:
+        if self.metrics_host is not None:
+            return self.metrics_host
+        return "127.0.0.1" if self.mode is Mode.LOCAL else "0.0.0.0"  # scraped from other pods
+
+    def metrics_address_file(self) -> Path | None:
+        """`DIR/run/controller.metrics`: the URL `/metrics` is served at (local mode only)."""
+        from numaflux.local.paths import controller_metrics_path
+
+        return controller_metrics_path(self.local_data_dir) if self.local_data_dir else None
 
     def isb_data_dir(self) -> Path:
         """Where local ISB services keep JetStream data (survives pod and controller restarts)."""

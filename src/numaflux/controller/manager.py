@@ -16,13 +16,14 @@ from collections.abc import Awaitable
 from typing import Literal
 
 from numaflux.controller.clock import Clock, SystemClock
-from numaflux.controller.config import ControllerConfig
+from numaflux.controller.config import ControllerConfig, Mode
 from numaflux.controller.controller import Controller
 from numaflux.controller.events import EventRecorder
 from numaflux.controller.informer import Informer, InformerFactory
 from numaflux.controller.kube import Kind, KubeClient
 from numaflux.controller.leader import LeaderElector
 from numaflux.controller.logs import kv
+from numaflux.controller.metrics import MetricsServer, registry_for
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,15 @@ class Manager:
         self.controllers: list[Controller] = []
         self.leading = asyncio.Event()
         self._informer_tasks: list[asyncio.Task[None]] = []
+        self.metrics: MetricsServer | None = None
+        if config.metrics_port is not None:
+            self.metrics = MetricsServer(
+                registry_for(self.informers, self.leading.is_set),
+                config.get_metrics_host(),
+                config.metrics_port,
+                fallback=config.mode is Mode.LOCAL,
+                address_file=config.metrics_address_file(),
+            )
 
     def informer(self, kind: Kind) -> Informer:
         """The shared informer of `kind` (created on first use, started by `run`)."""
@@ -66,6 +76,8 @@ class Manager:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set."""
         self._clear_stale_ready_file()
+        if self.metrics is not None:
+            await self.metrics.start()
         for informer in self.informers.informers.values():
             self._informer_tasks.append(asyncio.create_task(informer.run(), name=f"informer-{informer.kind}"))
         try:
@@ -82,6 +94,8 @@ class Manager:
                 task.cancel()
             await asyncio.gather(*self._informer_tasks, return_exceptions=True)
             await self.recorder.flush()
+            if self.metrics is not None:
+                await self.metrics.stop()
 
     async def _lead(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(c.run(), name=f"controller-{c.name}") for c in self.controllers]

@@ -29,6 +29,9 @@ class VertexMetrics:
         self._fixed = (vertex, pipeline, vertex_type, str(replica))
         r = self.registry
         self.read_total = Counter("forwarder_read", "Messages read", LABELS, registry=r)
+        self.data_read_total = Counter(
+            "forwarder_data_read", "Data messages read (control messages left out)", LABELS, registry=r
+        )
         self.read_bytes_total = Counter("forwarder_read_bytes", "Bytes read", LABELS, registry=r)
         self.write_total = Counter("forwarder_write", "Messages written", LABELS, registry=r)
         self.write_bytes_total = Counter("forwarder_write_bytes", "Bytes written", LABELS, registry=r)
@@ -40,6 +43,9 @@ class VertexMetrics:
             registry=r,
         )
         self.drop_total = Counter("forwarder_drop", "Messages dropped", (*LABELS, "reason"), registry=r)
+        self.drop_bytes_total = Counter(
+            "forwarder_drop_bytes", "Bytes dropped", (*LABELS, "reason"), registry=r
+        )
         self.error_total = Counter("forwarder_error", "Processing errors", (*LABELS, "reason"), registry=r)
         self.udf_error_total = Counter(
             "forwarder_udf_error", "UDF failures (batch NAKed)", LABELS, registry=r

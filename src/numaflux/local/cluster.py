@@ -54,6 +54,14 @@ def controller_ready(data_dir: Path) -> bool:
     return (paths.run_dir(data_dir) / "controller.ready").exists()
 
 
+def controller_metrics_url(data_dir: Path) -> str | None:
+    """Where the running controller manager serves /metrics (None before it started serving)."""
+    try:
+        return paths.controller_metrics_path(data_dir).read_text().strip() or None
+    except OSError:
+        return None
+
+
 def components(data_dir: Path) -> list[Component]:
     """Components in start order (stop order is the reverse)."""
     directory = str(data_dir)

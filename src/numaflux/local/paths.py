@@ -26,6 +26,11 @@ def run_dir(data_dir: Path) -> Path:
     return data_dir / "run"
 
 
+def controller_metrics_path(data_dir: Path) -> Path:
+    """Written by the controller manager: the URL it serves /metrics at."""
+    return run_dir(data_dir) / "controller.metrics"
+
+
 def log_dir(data_dir: Path) -> Path:
     """Logs of the components themselves (pods log elsewhere)."""
     return data_dir / "logs"

@@ -47,6 +47,7 @@ class ISBForwarder(abc.ABC):
         pipe = OrderedPipeline(self.depth, name=f"forward-{reader.buffer}")
         labels = self.metrics.labels(reader.buffer)
         read_total = self.metrics.read_total.labels(*labels)
+        data_read = self.metrics.data_read_total.labels(*labels)
         read_bytes = self.metrics.read_bytes_total.labels(*labels)
         redelivered = self.metrics.redelivered_total.labels(*labels)
         try:
@@ -67,6 +68,7 @@ class ISBForwarder(abc.ABC):
                     batch = [rm for rm in batch if rm.message.kind is Kind.DATA]
                     if not batch:
                         continue
+                data_read.inc(len(batch))
                 await self.before_submit()
 
                 async def job(turn: Turn, b: list[ReadMessage] = batch) -> None:

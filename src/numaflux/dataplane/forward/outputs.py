@@ -122,6 +122,7 @@ class EdgeOutputs:
                 reason = drop_reason(out.tags)
                 summary.drop(reason)
                 self._metrics.drop_total.labels(*labels, reason).inc()
+                self._metrics.drop_bytes_total.labels(*labels, reason).inc(len(out.message.payload))
                 continue
             for i in targets:
                 per_edge[i].append(out.message)
@@ -144,10 +145,12 @@ class EdgeOutputs:
         counts: dict[int, int] = {}
         nbytes: dict[int, int] = {}
         dropped: dict[int, int] = {}
+        dropped_bytes: dict[int, int] = {}
         for msg, r in zip(messages, results, strict=True):
             p = r.partition
             if r.status is WriteStatus.DROPPED_FULL:
                 dropped[p] = dropped.get(p, 0) + 1
+                dropped_bytes[p] = dropped_bytes.get(p, 0) + len(msg.payload)
                 continue
             if r.status is WriteStatus.DUPLICATE:
                 summary.duplicates += 1
@@ -164,6 +167,7 @@ class EdgeOutputs:
         for p, n in dropped.items():
             summary.drop(REASON_FULL, n)
             m.drop_total.labels(*m.labels(edge.buffers[p]), REASON_FULL).inc(n)
+            m.drop_bytes_total.labels(*m.labels(edge.buffers[p]), REASON_FULL).inc(dropped_bytes[p])
         if edge.watermarks is not None and watermark_ms >= 0:
             for p, seq in top.items():
                 try:

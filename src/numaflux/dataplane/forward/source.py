@@ -60,6 +60,7 @@ class SourceForwarder:
         pipe = OrderedPipeline(self.depth, name=f"source-{self.vertex}")
         m = self.metrics
         read_total = m.read_total.labels(*self._labels)
+        data_read = m.data_read_total.labels(*self._labels)
         read_bytes = m.read_bytes_total.labels(*self._labels)
         try:
             while not self._stopping:
@@ -70,6 +71,7 @@ class SourceForwarder:
                         await asyncio.sleep(EMPTY_READ_PAUSE)
                     continue
                 read_total.inc(len(messages))
+                data_read.inc(len(messages))
                 read_bytes.inc(sum(len(x.payload) for x in messages))
 
                 async def job(turn: Turn, batch: list[Message] = messages) -> None:
