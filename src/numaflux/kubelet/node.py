@@ -21,7 +21,7 @@ from numaflux.kubelet import images, paths, sandbox
 from numaflux.kubelet.adopted import Leftover, find_leftovers, process_start
 from numaflux.kubelet.backoff import BackoffPolicy
 from numaflux.kubelet.context import PodContext
-from numaflux.kubelet.ipam import AddressPool
+from numaflux.kubelet.ipam import AddressPool, first_address_for
 from numaflux.kubelet.pod import PodRuntime
 from numaflux.kubelet.resolver import NoObjects, ObjectResolver
 
@@ -76,7 +76,9 @@ class Kubelet:
         """Check pods can be isolated, load address allocations, kill processes left by an earlier run."""
         sandbox.check_available()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._addresses = AddressPool(paths.ip_allocations_path(self.data_dir))
+        self._addresses = AddressPool(
+            paths.ip_allocations_path(self.data_dir), first_address_for(self.data_dir)
+        )
         self._mount_points = sandbox.MountPoints(paths.mount_points_path(self.data_dir))
         self._leftovers = find_leftovers(self.data_dir)
         if not self.config.adopt:
