@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from numaflux.isb.frames import FrameSender, pub
 from numaflux.isb.message import Message, MessageDecodeError, MessageID, decode_message
+from numaflux.isb.rawsub import subscribe_raw, unsubscribe_raw
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class BufferReader:
         self._ack_waiters: dict[str, asyncio.Future[None]] = {}
         self._ack_token = 0
         self._ack_tasks: set[asyncio.Task[None]] = set()
+        self._term_tasks: set[asyncio.Future[None]] = set()
         self.decode_errors = 0
         self.pull_errors = 0
         self.lost_pulls = 0
@@ -140,20 +141,18 @@ class BufferReader:
         if info.config.ack_wait:
             self.ack_wait = float(info.config.ack_wait)
         self._inbox = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(
-            self._inbox + ".*", cb=self._on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
-        )
+        self._sub = await subscribe_raw(self._nc, self._inbox + ".*", self._on_msg)
         self._ack_inbox = self._nc.new_inbox()
-        self._ack_sub = await self._nc.subscribe(self._ack_inbox + ".*", cb=self._on_ack_reply)
+        self._ack_sub = await subscribe_raw(self._nc, self._ack_inbox + ".*", self._on_ack_reply)
         await self._pump()
 
     # -- pulling ---------------------------------------------------------------------------------
 
-    async def _on_msg(self, msg: Msg) -> None:
-        reply = msg.reply
-        if not reply:
-            self._on_status(msg)
+    def _on_msg(self, subject: bytes, reply_bytes: bytes, data: bytes, status: dict[str, str] | None) -> None:
+        if not reply_bytes:
+            self._on_status(status or {})
             return
+        reply = reply_bytes.decode()
         self._seen += 1
         if self._outstanding > 0:
             self._outstanding -= 1
@@ -164,12 +163,14 @@ class BufferReader:
                 seq, delivered = int(n_seq), int(n_delivered)
             else:
                 seq, delivered = parse_ack_subject(reply)
-            message = decode_message(msg.data)
+            message = decode_message(data)
         except (MessageDecodeError, ValueError) as err:
             self.decode_errors += 1
             log.error("buffer %s: undecodable message, terminating it: %s", self.buffer, err)
             if reply.startswith("$JS.ACK."):
-                await self._nc.publish(reply, TERM)
+                task = asyncio.ensure_future(self._nc.publish(reply, TERM))
+                self._term_tasks.add(task)
+                task.add_done_callback(self._term_tasks.discard)
             return
         self._ready.append(
             ReadMessage(
@@ -184,8 +185,7 @@ class BufferReader:
         if len(self._ready) >= self.batch_size:
             self._wake.set()
 
-    def _on_status(self, msg: Msg) -> None:
-        headers = msg.headers or {}
+    def _on_status(self, headers: dict[str, str]) -> None:
         status = headers.get("Status", "")
         if status == "100":  # idle heartbeat: the pull is still alive
             return
@@ -297,14 +297,14 @@ class BufferReader:
         for sub in (self._sub, self._ack_sub):
             if sub is not None:
                 with contextlib.suppress(nats.errors.Error):
-                    await sub.unsubscribe()
+                    await unsubscribe_raw(self._nc, sub)
         self._sub = self._ack_sub = None
         self._wake.set()
 
     # -- acknowledgements ------------------------------------------------------------------------
 
-    async def _on_ack_reply(self, msg: Msg) -> None:
-        waiter = self._ack_waiters.pop(msg.subject, None)
+    def _on_ack_reply(self, subject: bytes, reply: bytes, data: bytes, status: dict[str, str] | None) -> None:
+        waiter = self._ack_waiters.pop(subject.decode(), None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 

@@ -19,7 +19,6 @@ from typing import cast
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
@@ -28,6 +27,7 @@ from numaflux.isb.frames import FrameSender, check_subject, hpub_with_msg_id, pu
 from numaflux.isb.info import DEFAULT_MAX_LENGTH, DEFAULT_USAGE_LIMIT, FullnessGauge
 from numaflux.isb.message import Kind, Message, encode_message
 from numaflux.isb.partition import split_by_partition
+from numaflux.isb.rawsub import subscribe_raw, unsubscribe_raw
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,18 @@ class WriteResult:
 _SEQ_KEY = b'"seq":'
 
 
-def _parse_pub_ack(msg: Msg, partition: int, seq_at: int = 0) -> WriteResult:
-    """A PubAck as a result. `seq_at` is where the digits start in the usual `{"stream":"<name>","seq":N}`
-    form; the fast path takes it when the bytes after it are digits and `}` only."""
-    data = msg.data
+def _parse_pub_ack(
+    data: bytes, headers: dict[str, str] | None, partition: int, seq_at: int = 0
+) -> WriteResult:
+    """A PubAck (body, and headers of a status reply) as a result. `seq_at` is where the digits start in
+    the usual `{"stream":"<name>","seq":N}` form; the fast path takes it when the bytes after it are digits
+    and `}` only."""
     if seq_at and data[-1:] == b"}":
         digits = data[seq_at:-1]
         if digits.isdigit():
             return WriteResult(WriteStatus.OK, int(digits), partition)
     if not data:
-        status = (msg.headers or {}).get("Status", "?")
+        status = (headers or {}).get("Status", "?")
         if status == "503":
             return WriteResult(WriteStatus.ERROR, 0, partition, "no responders: the stream does not exist")
         return WriteResult(WriteStatus.ERROR, 0, partition, f"PubAck status {status}")
@@ -144,26 +146,24 @@ class Publisher:
         inbox = self._nc.new_inbox()
         self._prefix = inbox + "."
         self._prefix_len = len(self._prefix)
-        self._sub = await self._nc.subscribe(
-            inbox + ".*", cb=self._on_ack, pending_msgs_limit=-1, pending_bytes_limit=-1
-        )
+        self._sub = await subscribe_raw(self._nc, inbox + ".*", self._on_ack)
 
     async def close(self) -> None:
         """Unsubscribe; batches still waiting fail with an error result."""
         if self._sub is not None:
             sub, self._sub = self._sub, None
-            await sub.unsubscribe()
+            await unsubscribe_raw(self._nc, sub)
         for token in list(self._pending):
             self._fail(token, "publisher closed")
 
-    async def _on_ack(self, msg: Msg) -> None:
-        token = int(msg.subject[self._prefix_len :])
+    def _on_ack(self, subject: bytes, reply: bytes, data: bytes, status: dict[str, str] | None) -> None:
+        token = int(subject[self._prefix_len :])
         entry = self._pending.pop(token, None)
         if entry is None:
             self.late_acks += 1
             return
         batch, index = entry
-        batch.results[index] = _parse_pub_ack(msg, batch.partition, batch.seq_at)
+        batch.results[index] = _parse_pub_ack(data, status, batch.partition, batch.seq_at)
         self._settle(batch)
 
     def _settle(self, batch: _Batch) -> None:
