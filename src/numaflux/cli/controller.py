@@ -118,6 +118,12 @@ def controller(
             help="create/update the NumaFlow CRDs at start (default: in local mode)",
         ),
     ] = None,
+    log_reconcile_times: Annotated[
+        bool,
+        typer.Option(
+            "--log-reconcile-times", help="log each successful reconcile with its duration (benchmarks)"
+        ),
+    ] = False,
 ) -> None:
     """Run the controller manager until SIGTERM."""
     from numaflux.controller import logs
@@ -144,6 +150,8 @@ def controller(
         metrics_host=metrics_host,
     )
     logs.configure()
+    if log_reconcile_times:
+        logging.getLogger("numaflux.controller.timing").setLevel(logging.DEBUG)
     asyncio.run(run_manager(config, _kubeconfig(kubeconfig, local_data_dir)))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,9 @@ from numaflux.controller.logs import kv
 from numaflux.controller.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
+# One DEBUG line per reconcile with its duration; off unless enabled (`numaflux controller
+# --log-reconcile-times`), which is how the control-plane benchmark measures reconcile latency.
+timing = logging.getLogger("numaflux.controller.timing")
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class Controller:
     async def process(self, key: str) -> None:
         """One reconcile of `key` and what its outcome means for the queue."""
         self.reconciles += 1
+        started = time.perf_counter()
         try:
             result = await self.reconciler.reconcile(key)
         except asyncio.CancelledError:
@@ -181,6 +186,9 @@ class Controller:
             )
             self.queue.add_rate_limited(key)
             return
+        if timing.isEnabledFor(logging.DEBUG):
+            seconds = time.perf_counter() - started
+            timing.debug(kv("reconciled", controller=self.name, key=key, seconds=f"{seconds:.6f}"))
         self.queue.forget(key)
         if result.requeue_after is not None and result.requeue_after > 0:
             self.queue.add_after(key, result.requeue_after)
