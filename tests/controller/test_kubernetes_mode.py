@@ -98,4 +98,4 @@ async def test_kubernetes_mode_leaves_deployments_and_statefulsets_to_the_cluste
     async with client.ApiClient() as api:
         manager = Manager(KubeClient(api), ControllerConfig(mode=Mode.KUBERNETES, leader_elect=False))
         manager.setup_all()
-        assert sorted(c.name for c in manager.controllers) == ["isbsvc", "pipeline", "vertex"]
+        assert sorted(c.name for c in manager.controllers) == ["autoscaler", "isbsvc", "pipeline", "vertex"]

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from numaflux.api import InterStepBufferService, Vertex
 from numaflux.api import constants as c
+from numaflux.controller.autoscaler import scaler
 from numaflux.controller.config import Mode
 from numaflux.controller.controller import Controller, Result, TerminalError, spec_or_metadata_changed
 from numaflux.controller.informer import Informer
@@ -186,7 +187,7 @@ def _vertices_of_isb(vertices: Informer) -> Any:
 
 def setup(manager: Manager) -> None:
     """Register the Vertex controller: vertices (spec and metadata changes), their pods and Services
-    (owned), the ISB services they use, and PVCs in Kubernetes mode."""
+    (owned), the ISB services they use, and PVCs in Kubernetes mode; and the autoscaler."""
     kinds = [VERTEX, POD, SERVICE, ISB_SERVICE]
     if manager.config.mode is Mode.KUBERNETES:
         kinds.append(PVC)
@@ -200,3 +201,4 @@ def setup(manager: Manager) -> None:
     for kind in (POD, SERVICE):
         controller.watch_owned(informers[kind], VERTEX)
     controller.watch(informers[ISB_SERVICE], _vertices_of_isb(informers[VERTEX]))
+    scaler.setup(manager)  # NumaFlow's vertex controller starts the autoscaler too

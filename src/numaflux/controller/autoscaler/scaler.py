@@ -1,0 +1,212 @@
+"""The autoscaler loop: visits every scalable vertex about every `interval` seconds while leading.
+
+It is a controller whose reconcile is one visit: read the Vertex and its Pipeline from the caches, stop
+at the checks that need no metrics, else read the pipeline daemon (buffers and the vertex's rates and
+pendings), `decide`, and when the decision changes the replica count write only ``spec.replicas`` (a
+merge patch that carries the resourceVersion it decided on, so a vertex changed meanwhile is decided
+again), with an Event and a log line carrying the decision's inputs. Every visit requeues itself.
+
+The interval is ``NUMAFLUX_SCALE_INTERVAL`` seconds (default 30, NumaFlow's); 0 turns the autoscaler off.
+Locally the daemon is reached at its ready pod's IP (Service names do not resolve); on Kubernetes at
+``{pipeline}-daemon-svc.{namespace}.svc:4327``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+
+from pydantic import ValidationError
+
+from numaflux.api import Pipeline, Vertex
+from numaflux.api import constants as c
+from numaflux.controller.autoscaler.decide import (
+    Decision,
+    Observed,
+    PartitionLoad,
+    ScaleUp,
+    back_pressure,
+    decide,
+    pre_check,
+)
+from numaflux.controller.config import Mode
+from numaflux.controller.controller import Controller, Result
+from numaflux.controller.kube import JSON, PIPELINE, POD, VERTEX, is_conflict, is_not_found
+from numaflux.controller.logs import kv
+from numaflux.controller.manager import Manager
+from numaflux.controller.ownership import is_pod_ready, pod_ip
+from numaflux.daemon.client import DaemonClient, DaemonError
+from numaflux.daemon.rater import DEFAULT_WINDOW
+
+log = logging.getLogger(__name__)
+
+ENV_SCALE_INTERVAL = "NUMAFLUX_SCALE_INTERVAL"
+DEFAULT_INTERVAL = 30.0
+DAEMON_TIMEOUT = 5.0
+NAME = "autoscaler"
+
+
+def scale_interval(env: dict[str, str] | None = None) -> float:
+    """``NUMAFLUX_SCALE_INTERVAL`` in seconds (default 30); 0 or less turns the autoscaler off."""
+    raw = (os.environ if env is None else env).get(ENV_SCALE_INTERVAL, "")
+    if not raw:
+        return DEFAULT_INTERVAL
+    try:
+        return max(0.0, float(raw))
+    except ValueError as err:
+        raise ValueError(f"{ENV_SCALE_INTERVAL}: expected seconds, got {raw!r}") from err
+
+
+class Scaler:
+    """One visit per reconcile; remembers, per vertex, its last scale-up (for the rate-follow check)."""
+
+    def __init__(self, manager: Manager, interval: float) -> None:
+        self.kube = manager.kube
+        self.recorder = manager.recorder
+        self.clock = manager.clock
+        self.local = manager.config.mode is Mode.LOCAL
+        self.interval = interval
+        self.vertices = manager.informer(VERTEX)
+        self.pipelines = manager.informer(PIPELINE)
+        self.pods = manager.informer(POD)
+        self.scale_ups: dict[str, ScaleUp] = {}
+        self.decisions = 0
+
+    async def reconcile(self, key: str) -> Result:
+        raw = self.vertices.get(key)
+        if raw is None:
+            self.scale_ups.pop(key, None)
+            return Result()
+        try:
+            await self.visit(key, raw)
+        except DaemonError as err:
+            log.info(kv("autoscaler cannot read the daemon", vertex=key, error=str(err)))
+        return Result(requeue_after=self.interval)
+
+    async def visit(self, key: str, raw: JSON) -> Decision | None:
+        """Decide for one vertex and apply the decision; returns it (None: not a vertex we can read)."""
+        try:
+            vertex = Vertex.model_validate(copy.deepcopy(raw))
+        except ValidationError:
+            return None  # the vertex controller reports invalid specs
+        if not vertex.scalable():
+            return None
+        ns = vertex.namespace
+        pl_raw = self.pipelines.get(f"{ns}/{vertex.spec.pipeline_name or ''}")
+        if pl_raw is None:
+            return None
+        try:
+            pl = Pipeline.model_validate(copy.deepcopy(pl_raw))
+        except ValidationError:
+            return None
+        now = self.clock.now()
+        decision = pre_check(vertex, pl.get_desired_phase(), now)
+        if decision is None:
+            decision = await self._decide_with_metrics(vertex, pl)
+        if decision is None:
+            return None
+        await self._apply(key, raw, vertex, decision)
+        return decision
+
+    async def _decide_with_metrics(self, vertex: Vertex, pl: Pipeline) -> Decision | None:
+        url = self.daemon_url(pl)
+        if url is None:
+            log.info(kv("autoscaler: no ready daemon pod", pipeline=f"{pl.namespace}/{pl.name}"))
+            return None
+        name = vertex.spec.get_name()
+        async with DaemonClient(url, timeout=DAEMON_TIMEOUT) as daemon:
+            infos = {b.buffer: b for b in await daemon.list_buffers(pl.name)}
+            metrics = await daemon.get_vertex_metrics(pl.name, name)
+        own = [infos[b] for b in vertex.owned_buffer_names() if b in infos]
+        partitions = [
+            PartitionLoad(m.processing_rates.get(DEFAULT_WINDOW), m.pendings.get(DEFAULT_WINDOW))
+            for m in metrics
+        ]
+        key = f"{vertex.namespace}/{vertex.name}"
+        return decide(
+            Observed(
+                vertex,
+                pl.get_desired_phase(),
+                self.clock.now(),
+                partitions=partitions,
+                buffers=own,
+                back_pressure=back_pressure(pl, name, infos),
+                last_scale_up=self.scale_ups.get(key),
+            )
+        )
+
+    def daemon_url(self, pl: Pipeline) -> str | None:
+        port = c.DAEMON_SERVICE_PORT
+        if not self.local:
+            return f"http://{pl.daemon_service_name()}.{pl.namespace}.svc:{port}"
+        for pod in self.pods.store.all():
+            meta = pod.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            if (
+                meta.get("namespace") == pl.namespace
+                and labels.get(c.KEY_COMPONENT) == c.COMPONENT_DAEMON
+                and labels.get(c.KEY_PIPELINE_NAME) == pl.name
+                and not meta.get("deletionTimestamp")
+                and is_pod_ready(pod)
+            ):
+                ip = pod_ip(pod)
+                if ip:
+                    return f"http://{ip}:{port}"
+        return None
+
+    async def _apply(self, key: str, raw: JSON, vertex: Vertex, decision: Decision) -> None:
+        fields = {
+            "vertex": key,
+            "decision": decision.reason,
+            "current": decision.current,
+            "replicas": decision.replicas,
+            "model": decision.model.value if decision.model else None,
+            "rate": f"{decision.rate:.3f}" if decision.rate is not None else None,
+            "pending": decision.pending,
+            "ackPending": decision.ack_pending,
+            "ready": decision.ready,
+            "formula": decision.formula,
+            "detail": decision.message or None,
+        }
+        if not decision.scales or decision.replicas is None:
+            level = (
+                logging.INFO if decision.rate is not None or decision.pending is not None else logging.DEBUG
+            )
+            log.log(level, kv("autoscaler skipped", **fields))
+            return
+        patch = {
+            "metadata": {"resourceVersion": raw["metadata"].get("resourceVersion")},
+            "spec": {"replicas": decision.replicas},
+        }
+        try:
+            updated = await self.kube.patch(VERTEX, vertex.namespace, vertex.name, patch)
+        except Exception as err:
+            if is_conflict(err) or is_not_found(err):
+                log.info(kv("autoscaler: vertex changed meanwhile; deciding again next visit", vertex=key))
+                return
+            raise
+        self.vertices.record_write(updated)
+        self.decisions += 1
+        if decision.replicas > decision.current:
+            self.scale_ups[key] = ScaleUp(
+                decision.current, decision.replicas, decision.rate or 0.0, self.clock.now()
+            )
+        else:
+            self.scale_ups.pop(key, None)
+        log.info(kv("autoscaler scaled", **fields))
+        self.recorder.normal(raw, decision.reason, decision.summary())
+
+
+def setup(manager: Manager) -> None:
+    """Register the autoscaler (unless ``NUMAFLUX_SCALE_INTERVAL`` is 0): every Vertex added is visited,
+    and each visit schedules the next one."""
+    interval = scale_interval()
+    if interval <= 0:
+        log.info(kv("autoscaler off", env=ENV_SCALE_INTERVAL))
+        return
+    for kind in (VERTEX, PIPELINE, POD):
+        manager.informer(kind)
+    scaler = Scaler(manager, interval)
+    controller = manager.add(Controller(NAME, scaler, workers=4))
+    controller.watch_primary(scaler.vertices, lambda old, new: old is None and new is not None)
