@@ -123,11 +123,11 @@ async def start_daemon(
 
 
 def stop_daemon(daemon: DaemonProcess) -> int:
-    """SIGTERM (SIGKILL after 10 s); returns the exit code."""
+    """SIGTERM (SIGKILL after 30 s); returns the exit code."""
     if daemon.proc.poll() is None:
         daemon.proc.terminate()
         try:
-            daemon.proc.wait(10)
+            daemon.proc.wait(30)
         except subprocess.TimeoutExpired:
             daemon.proc.kill()
             daemon.proc.wait()

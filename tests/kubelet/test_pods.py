@@ -122,10 +122,15 @@ async def test_termination_sigkills_a_process_that_ignores_sigterm_after_the_gra
 
 
 async def test_termination_stops_a_cooperative_process_with_sigterm(kubelet: Kubelet) -> None:
-    code = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(60)"
+    code = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); "
+        "print('up', flush=True); time.sleep(60)"
+    )
     p = pod("polite", [python("main", code)], terminationGracePeriodSeconds=30)
     runtime = kubelet.sync_pod(p)
-    await eventually(lambda: condition(kubelet, p, "Ready") == "True")
+    # Ready comes with the process start; the handler is installed only once the program says so.
+    log = paths.container_log_path(kubelet.data_dir, "default", "polite", "main")
+    await eventually(lambda: log.exists() and "up" in log.read_text())
     pid = runtime.pids()["main"]
     await kubelet.terminate_pod(p["metadata"]["uid"])
     assert not alive(pid)
