@@ -283,11 +283,15 @@ def test_back_pressure_is_direct_or_downstream_and_ignores_discarding_edges() ->
         names = {"a": 0, "b": 0, "out": 0, "drop": 0, **pending}
         return {f"ns-pl-{v}-0": buf(n, 0, 100, 0.8, f"ns-pl-{v}-0") for v, n in names.items()}
 
-    assert back_pressure(pl, "in", infos()) == BackPressure()
-    assert back_pressure(pl, "in", infos(b=72)) == BackPressure(False, True, "ns-pl-b-0")
-    assert back_pressure(pl, "a", infos(b=72)) == BackPressure(True, True, "ns-pl-b-0")
-    assert back_pressure(pl, "a", infos(b=71)) == BackPressure()
-    assert back_pressure(pl, "a", infos(drop=80)) == BackPressure()
+    def seen(vertex: str, **pending: int) -> tuple[bool, bool, str | None, float]:
+        bp = back_pressure(pl, vertex, infos(**pending))
+        return bp.direct, bp.downstream, bp.buffer if bp.downstream else None, round(bp.usage, 4)
+
+    assert seen("in") == (False, False, None, 0)
+    assert seen("in", b=72) == (False, True, "ns-pl-b-0", 0.9)
+    assert seen("a", b=72) == (True, True, "ns-pl-b-0", 0.9)
+    assert seen("a", b=71) == (False, False, None, 0.8875)
+    assert seen("a", drop=80) == (False, False, None, 0)
 
 
 @settings(max_examples=300, deadline=None)

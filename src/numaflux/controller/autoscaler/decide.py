@@ -111,6 +111,8 @@ class BackPressure:
     downstream: bool = False
     """A buffer further downstream is."""
     buffer: str | None = None
+    usage: float = 0.0
+    """The fullest downstream buffer's share of its usage limit (what the 0.9 threshold is about)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def back_pressure(
     holds at least `threshold` of its usage limit: messages not yet acknowledged over
     ``bufferLength * usageLimit``, summed over the partitions of the vertex it feeds."""
     downstream: str | None = None
+    fullest, fullest_name = 0.0, None
     for edge in pipeline.downstream_edges(vertex):
         if edge.get_on_full() == DISCARD_LATEST:
             continue
@@ -245,11 +248,14 @@ def back_pressure(
             continue
         held = sum(b.pending + b.ack_pending for b in infos)
         capacity = sum(b.buffer_length * b.usage_limit for b in infos)
-        if capacity > 0 and held / capacity >= threshold:
+        usage = held / capacity if capacity > 0 else 0.0
+        if usage > fullest:
+            fullest, fullest_name = usage, names[0]
+        if usage >= threshold:
             if edge.get_from() == vertex:
-                return BackPressure(direct=True, downstream=True, buffer=names[0])
+                return BackPressure(direct=True, downstream=True, buffer=names[0], usage=usage)
             downstream = downstream or names[0]
-    return BackPressure(downstream=downstream is not None, buffer=downstream)
+    return BackPressure(downstream=downstream is not None, buffer=downstream or fullest_name, usage=fullest)
 
 
 def seconds_since_scaled(vertex: Vertex, now: datetime) -> float:

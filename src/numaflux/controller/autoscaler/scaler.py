@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from numaflux.api import Pipeline, Vertex
 from numaflux.api import constants as c
 from numaflux.controller.autoscaler.decide import (
+    BackPressure,
     Decision,
     Observed,
     PartitionLoad,
@@ -102,14 +103,18 @@ class Scaler:
             return None
         now = self.clock.now()
         decision = pre_check(vertex, pl.get_desired_phase(), now)
+        pressure = None
         if decision is None:
-            decision = await self._decide_with_metrics(vertex, pl)
-        if decision is None:
-            return None
-        await self._apply(key, raw, vertex, decision)
+            found = await self._decide_with_metrics(vertex, pl)
+            if found is None:
+                return None
+            decision, pressure = found
+        await self._apply(key, raw, vertex, decision, pressure)
         return decision
 
-    async def _decide_with_metrics(self, vertex: Vertex, pl: Pipeline) -> Decision | None:
+    async def _decide_with_metrics(
+        self, vertex: Vertex, pl: Pipeline
+    ) -> tuple[Decision, BackPressure] | None:
         url = self.daemon_url(pl)
         if url is None:
             log.info(kv("autoscaler: no ready daemon pod", pipeline=f"{pl.namespace}/{pl.name}"))
@@ -124,17 +129,17 @@ class Scaler:
             for m in metrics
         ]
         key = f"{vertex.namespace}/{vertex.name}"
-        return decide(
-            Observed(
-                vertex,
-                pl.get_desired_phase(),
-                self.clock.now(),
-                partitions=partitions,
-                buffers=own,
-                back_pressure=back_pressure(pl, name, infos),
-                last_scale_up=self.scale_ups.get(key),
-            )
+        pressure = back_pressure(pl, name, infos)
+        observed = Observed(
+            vertex,
+            pl.get_desired_phase(),
+            self.clock.now(),
+            partitions=partitions,
+            buffers=own,
+            back_pressure=pressure,
+            last_scale_up=self.scale_ups.get(key),
         )
+        return decide(observed), pressure
 
     def daemon_url(self, pl: Pipeline) -> str | None:
         port = c.DAEMON_SERVICE_PORT
@@ -155,7 +160,9 @@ class Scaler:
                     return f"http://{ip}:{port}"
         return None
 
-    async def _apply(self, key: str, raw: JSON, vertex: Vertex, decision: Decision) -> None:
+    async def _apply(
+        self, key: str, raw: JSON, vertex: Vertex, decision: Decision, pressure: BackPressure | None
+    ) -> None:
         fields = {
             "vertex": key,
             "decision": decision.reason,
@@ -168,6 +175,7 @@ class Scaler:
             "ready": decision.ready,
             "formula": decision.formula,
             "detail": decision.message or None,
+            "downstream": f"{pressure.usage:.2f}" if pressure is not None and pressure.buffer else None,
         }
         if not decision.scales or decision.replicas is None:
             level = (
