@@ -21,9 +21,10 @@ from types import TracebackType
 
 import aiohttp
 
-from numaflux.controller.kube import POD, KubeClient
+from numaflux.controller.kube import PIPELINE, POD, KubeClient
 from numaflux.kubelet import paths
 from numaflux.kubelet.adopted import find_leftovers
+from numaflux.local.lifecycle import BufferReader
 
 from .cluster import Cluster, Process
 from .helpers import get_or_none, is_ready, until
@@ -200,7 +201,10 @@ class Accounting:
             return bool(urls) and all([await self.send_one(urls[i % len(urls)], i, 25) for i in ids])
 
         ids = self.take_ids(n)
-        await until(sent, f"{n} messages accepted (refusals {self.refusals[-3:]})", within)
+        try:
+            await until(sent, f"{n} messages accepted", within)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; last refusals {self.refusals[-3:]}") from None
 
     def tally(self) -> Tally:
         counts = self.recorder.counts()
@@ -225,11 +229,32 @@ class Accounting:
         """`lost == 0` (after waiting up to `within` for stragglers); prints the tally with duplicates."""
         tally = await self.settle(within)
         print(f"\n{label}: {tally.line()}")
-        assert tally.lost == [], (
-            f"{label}: {len(tally.lost)} accepted messages never reached the sink: {tally.lost[:20]}; "
-            f"{tally.line()}; refusals {self.refusals[-5:]}"
-        )
+        if tally.lost:
+            raise AssertionError(
+                f"{label}: {len(tally.lost)} accepted messages never reached the sink: {tally.lost[:20]}; "
+                f"{tally.line()}; refusals {self.refusals[-5:]}; {await self.describe()}"
+            )
         return tally
+
+    async def describe(self) -> str:
+        """Buffers (pending/ackPending) and vertex pods (ready, restarts), for a failure message."""
+        parts: list[str] = []
+        with contextlib.suppress(Exception):
+            pl = await self.kube.get(PIPELINE, self.namespace, self.pipeline)
+            parts.append(f"pipeline {(pl.get('status') or {}).get('phase')}")
+            reader = BufferReader(self.kube)
+            try:
+                for info in await reader.read(pl):
+                    parts.append(f"{info.buffer} pending={info.pending} ackPending={info.ack_pending}")
+            finally:
+                await reader.close()
+        with contextlib.suppress(Exception):
+            for p in await all_vertex_pods(self.kube, self.namespace):
+                restarts = sum(
+                    cs.get("restartCount", 0) for cs in (p.get("status") or {}).get("containerStatuses") or []
+                )
+                parts.append(f"pod {p['metadata']['name']} ready={is_ready(p)} restarts={restarts}")
+        return "; ".join(parts)
 
 
 # --- faults -------------------------------------------------------------------------------------------
@@ -250,10 +275,10 @@ def nats_server_pids(pod_ip: str) -> list[int]:
     return found
 
 
-async def isb_pod(kube: KubeClient, namespace: str) -> tuple[str, str]:
-    """(name, IP) of the ISB service's one JetStream pod, once it has an IP."""
+async def isb_pod(kube: KubeClient, namespace: str) -> tuple[str, str, str]:
+    """(name, IP, uid) of the ISB service's one JetStream pod, once it has an IP."""
 
-    async def found() -> tuple[str, str] | None:
+    async def found() -> tuple[str, str, str] | None:
         pods = [
             p
             for p in (await kube.list(POD, namespace)).get("items") or []
@@ -261,7 +286,10 @@ async def isb_pod(kube: KubeClient, namespace: str) -> tuple[str, str]:
             and not p["metadata"].get("deletionTimestamp")
             and (p.get("status") or {}).get("podIP")
         ]
-        return (pods[0]["metadata"]["name"], pods[0]["status"]["podIP"]) if pods else None
+        if not pods:
+            return None
+        meta = pods[0]["metadata"]
+        return (meta["name"], pods[0]["status"]["podIP"], meta["uid"])
 
     return await until(found, "the ISB pod has an IP", 60)
 
@@ -276,12 +304,18 @@ async def isb_ready_again(kube: KubeClient, namespace: str, name: str, ip: str, 
 
 async def restart_nats_server(kube: KubeClient, namespace: str) -> float:
     """kill -9 the ISB pod's nats-server once; the kubelet restarts it. Returns seconds until Ready."""
-    name, ip = await isb_pod(kube, namespace)
+    name, ip, _ = await isb_pod(kube, namespace)
     pids = await until(lambda: _pids(ip), f"nats-server of {name} at {ip}", 30)
     started = time.monotonic()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+    async def replaced() -> bool:
+        return bool(set(nats_server_pids(ip)) - set(pids))
+
+    # The pod still reads Ready until the kubelet notices; a new process is the sign of the restart.
+    await until(replaced, f"a new nats-server for {name}", 90)
     await isb_ready_again(kube, namespace, name, ip)
     return time.monotonic() - started
 
@@ -292,7 +326,7 @@ async def make_isb_unhealthy_then_healthy(
     """Kill the ISB pod's nats-server (kill -9, repeatedly) until its pod is not Ready; await `while_down`
     if given (still killing meanwhile); then let the kubelet bring it back and wait for Ready. Returns the
     seconds the pod was not Ready."""
-    name, ip = await isb_pod(kube, namespace)
+    name, ip, _ = await isb_pod(kube, namespace)
     assert nats_server_pids(ip), f"no nats-server found for ISB pod {name} at {ip}"
 
     def kill() -> None:
@@ -332,8 +366,36 @@ async def restart_controller(cluster: Cluster, *extra: str) -> Process:
     """Start a controller manager (after a SIGKILL the ready file is stale) and wait until it leads."""
     cluster.ready_file.unlink(missing_ok=True)
     proc = cluster.controller(*extra)
-    await until(lambda: asyncio.to_thread(cluster.ready_file.exists), "controller ready", 60)
+    try:
+        await until(lambda: asyncio.to_thread(cluster.ready_file.exists), "controller ready", 90)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; its output: {proc.output()[-2000:]}") from None
     return proc
+
+
+async def replace_controller(cluster: Cluster, old: Process, *extra: str, kill: bool = True) -> Process:
+    """Replace the leading controller: a new process is started first and waits for the lease (it does
+    nothing until it leads, so this is the same as starting it after the old one is gone, minus the
+    start-up time); then the old one is SIGKILLed (`kill`) or stopped with SIGTERM (an upgrade). Returns the
+    new one once it leads with synced caches."""
+    new = cluster.controller("--no-install-crds", *extra)
+    try:
+        await until(lambda: _logged(new, "waiting for the leader lease"), "new controller started", 60)
+        if kill:
+            old.kill()
+            cluster.ready_file.unlink(missing_ok=True)  # left behind by the SIGKILL
+        else:
+            assert old.terminate() == 0, old.output()[-3000:]
+        await until(lambda: _logged(new, "became leader"), "new controller leads", 60)
+        await until(lambda: asyncio.to_thread(cluster.ready_file.exists), "new controller ready", 60)
+    except BaseException:
+        new.terminate()
+        raise
+    return new
+
+
+async def _logged(proc: Process, text: str) -> bool:
+    return text in await asyncio.to_thread(proc.output)
 
 
 async def kill_pod(cluster: Cluster, kube: KubeClient, namespace: str, prefix: str) -> str | None:

@@ -100,7 +100,7 @@ def controller(
         str,
         typer.Option(
             envvar="NUMAFLOW_IMAGE",
-            help="image of the vertex, daemon and ISB pods; a controller upgrade changes its tag",
+            help="image of the vertex and daemon pods; a controller upgrade changes its tag",
         ),
     ] = OWN_IMAGE,
     metrics_port: Annotated[

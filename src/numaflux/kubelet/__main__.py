@@ -28,6 +28,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--node-name", default=socket.gethostname().lower())
     parser.add_argument("--backoff-base", type=float, default=10.0, help="CrashLoopBackOff base seconds")
     parser.add_argument(
+        "--backoff-reset",
+        type=float,
+        default=600.0,
+        help="a container that ran this many seconds before exiting restarts at once (crash count reset)",
+    )
+    parser.add_argument(
         "--shutdown-grace", type=float, default=15.0, help="cap on pods' grace periods when stopping"
     )
     parser.add_argument(
@@ -47,7 +53,7 @@ async def _main(args: argparse.Namespace) -> None:
     settings = KubeletConfig(
         data_dir=data_dir,
         node_name=args.node_name,
-        backoff=BackoffPolicy(base=args.backoff_base),
+        backoff=BackoffPolicy(base=args.backoff_base, reset_after=args.backoff_reset),
         extra_env=extra_env,
         shutdown_grace=args.shutdown_grace,
     )

@@ -23,7 +23,7 @@ from numaflux.api import constants as c
 from numaflux.api.isbsvc import BufferServiceConfig, InterStepBufferServiceStatus, JetStreamConfig
 from numaflux.controller.children import apply_child
 from numaflux.controller.clock import Clock
-from numaflux.controller.config import ControllerConfig, Mode
+from numaflux.controller.config import OWN_IMAGE, ControllerConfig, Mode
 from numaflux.controller.controller import Controller, Result, TerminalError
 from numaflux.controller.events import EventRecorder
 from numaflux.controller.informer import Informer
@@ -146,7 +146,9 @@ class ISBServiceReconciler:
     async def _install(self, isb: InterStepBufferService, owner: JSON, local_mode: bool) -> None:
         children: list[tuple[Kind, JSON]] = [(SERVICE, headless_service(isb, owner))]
         if local_mode:
-            sts = local.statefulset(isb, owner, self.config.own_image, self.config.isb_data_dir())
+            # The ISB pods are versioned by the ISB service, not by the controller (NumaFlow takes their
+            # images from its ConfigMap): a controller upgrade (another --image tag) leaves them running.
+            sts = local.statefulset(isb, owner, OWN_IMAGE, self.config.isb_data_dir())
         else:
             children.append((CONFIG_MAP, kubernetes.config_map(isb, owner)))
             sts = kubernetes.statefulset(isb, owner)
