@@ -25,6 +25,7 @@ from numaflux.api.loader import load_yaml_documents
 from numaflux.api.pipeline import Pipeline
 from numaflux.api.validation import validate_document
 from numaflux.controller.kube import KubeClient
+from numaflux.controller.vertex.pods import UD_FALLBACK_SINK, UD_ON_SUCCESS_SINK, UD_SINK
 from numaflux.kubelet.paths import container_log_path
 from numaflux.local import paths, run, supervisor
 
@@ -32,6 +33,7 @@ EXIT_INVALID, EXIT_UNREADABLE = 1, 2
 ISB_TIMEOUT = 120.0
 PLAIN_EVERY = 5.0
 TAIL_LINES = 5
+SINK_CONTAINERS = ("numa", UD_SINK, UD_FALLBACK_SINK, UD_ON_SUCCESS_SINK)
 
 
 def _load(file: Path) -> list[dict[str, Any]]:
@@ -62,14 +64,19 @@ def _pipeline(docs: list[dict[str, Any]], file: Path) -> tuple[dict[str, Any], P
 
 
 def _tail(data_dir: Path, namespace: str, pod: str) -> list[str]:
-    path = container_log_path(data_dir, namespace, pod, "numa")
-    try:
-        with path.open("rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
-            lines = f.read().decode(errors="replace").splitlines()
-    except OSError:
-        return []
-    return lines[-TAIL_LINES:]
+    """The latest lines of a sink pod: its `numa` container (the built-in sinks) and, prefixed with the
+    container's name, its user-defined sink containers (primary, fallback, onSuccess)."""
+    lines: list[str] = []
+    for container in SINK_CONTAINERS:
+        path = container_log_path(data_dir, namespace, pod, container)
+        try:
+            with path.open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
+                found = f.read().decode(errors="replace").splitlines()[-TAIL_LINES:]
+        except OSError:
+            continue
+        lines.extend(line if container == "numa" else f"[{container}] {line}" for line in found)
+    return lines
 
 
 def _table(name: str, snap: run.Snapshot, elapsed: float, note: str) -> Table:

@@ -128,14 +128,11 @@ class Snapshot:
     vertices: list[VertexRow]
 
 
-def _pod_ready(pod: JSON) -> bool:
+def _pod_running(pod: JSON) -> bool:
+    """Worth scraping: Running with an address. Not only Ready pods — a pod whose readiness probe lags
+    (a busy machine) is still processing, and its counters belong in the totals."""
     status = pod.get("status") or {}
-    if status.get("phase") != "Running" or not status.get("podIP"):
-        return False
-    return any(
-        cond.get("type") == "Ready" and cond.get("status") == "True"
-        for cond in status.get("conditions") or []
-    )
+    return status.get("phase") == "Running" and bool(status.get("podIP"))
 
 
 class RateMeter:
@@ -163,7 +160,7 @@ class RateMeter:
 
 
 class Observer:
-    """Reads the pipeline, its vertices and pods, and scrapes each ready pod's metrics."""
+    """Reads the pipeline, its vertices and pods, and scrapes each running pod's metrics."""
 
     def __init__(self, kube: KubeClient, namespace: str, pipeline: str, clock: Callable[[], float]) -> None:
         self.kube = kube
@@ -209,7 +206,7 @@ class Observer:
             if vertex not in rows or meta.get("deletionTimestamp"):
                 continue
             rows[vertex].pods.append(str(meta["name"]))
-            if _pod_ready(pod):
+            if _pod_running(pod):
                 scrapes.append(self._scrape(str(meta["name"]), vertex, str(pod["status"]["podIP"])))
         await asyncio.gather(*scrapes)
         for row in rows.values():
