@@ -26,6 +26,7 @@ from enum import StrEnum
 
 from numaflux.api import Pipeline, Vertex, naming
 from numaflux.api import constants as c
+from numaflux.controller.autoscaler.cron import CronError, cron_bounds
 from numaflux.controller.pipeline.lifecycle import parse_time
 from numaflux.isb.info import BufferInfo
 
@@ -51,6 +52,8 @@ class Model(StrEnum):
     PEEK = "peek"
     """A source at 0 replicas after ``zeroReplicaSleepSeconds``: one replica to look for messages."""
     BACK_PRESSURE = "back-pressure"
+    CRON = "cron"
+    """A source outside its active ``scale.cron`` window's bounds."""
 
 
 class Skip(StrEnum):
@@ -266,6 +269,23 @@ def seconds_since_scaled(vertex: Vertex, now: datetime) -> float:
     return math.inf if at is None else (now - at).total_seconds()
 
 
+def effective_bounds(vertex: Vertex, now: datetime) -> tuple[int, int, bool]:
+    """(min, max, cron window active): a source's active ``scale.cron`` window narrows ``[min, max]``
+    (kept inside them: the Vertex controller clamps to them anyway); an unparsable cron is ignored."""
+    scale = vertex.spec.get_scale()
+    lo, hi = scale.get_min_replicas(), scale.get_max_replicas()
+    if not vertex.is_source() or scale.cron is None:
+        return lo, hi, False
+    try:
+        window = cron_bounds(scale, now)
+    except CronError:
+        return lo, hi, False
+    if window is None:
+        return lo, hi, False
+    clo, chi = (min(max(v, lo), hi) for v in window)
+    return clo, max(clo, chi), True
+
+
 def pre_check(vertex: Vertex, pipeline_desired_phase: str, now: datetime) -> Decision | None:
     """The checks that need no metrics (reference §5.2 up to reading the daemon): a `Decision` when the
     visit ends here, else None. Out-of-range replicas are corrected here, before cooldowns (#2220)."""
@@ -301,10 +321,24 @@ def pre_check(vertex: Vertex, pipeline_desired_phase: str, now: datetime) -> Dec
                 message=f"outside [{lo}, {hi}]",
                 ready=ready,
             )
-    if lo == hi:
-        return skip(Skip.MIN_EQUALS_MAX)
     since = seconds_since_scaled(vertex, now)
     up, down = scale.get_scale_up_cooldown_seconds(), scale.get_scale_down_cooldown_seconds()
+    lo, hi, cron = effective_bounds(vertex, now)
+    if cron and not lo <= current <= hi:  # a cron window moves the source in steps, after cooldowns
+        message = f"cron window [{lo}, {hi}]"
+        if current < lo:
+            if since < up:
+                return skip(Skip.COOLDOWN, f"{since:.0f}s since the last scale; {message}")
+            step = min(lo - current, scale.get_replicas_per_scale_up())
+        else:
+            if since < down:
+                return skip(Skip.COOLDOWN, f"{since:.0f}s since the last scale; {message}")
+            step = -min(current - hi, scale.get_replicas_per_scale_down())
+        if step == 0:
+            return skip(Skip.STEP_ZERO, message)
+        return Decision(current, current + step, model=Model.CRON, message=message, ready=ready)
+    if lo == hi:
+        return skip(Skip.MIN_EQUALS_MAX)
     if since < up and since < down:
         return skip(Skip.COOLDOWN, f"{since:.0f}s since the last scale")
     return None
@@ -318,7 +352,7 @@ def decide(obs: Observed) -> Decision:
         return early
     status = vertex.get_status()
     scale = vertex.spec.get_scale()
-    lo, hi = scale.get_min_replicas(), scale.get_max_replicas()
+    lo, hi, _ = effective_bounds(vertex, obs.now)
     current = status.replicas or 0
     ready = min(status.ready_replicas or 0, current)
     since = seconds_since_scaled(vertex, obs.now)
