@@ -162,7 +162,7 @@ def test_a_scale_moves_by_the_step_and_is_clamped() -> None:
 
 
 def test_scale_up_and_down_have_their_own_cooldowns() -> None:
-    cool = {"scaleUpCooldownSeconds": 10, "scaleDownCooldownSeconds": 100}
+    cool = {"scaleUpCooldownSeconds": 10, "scaleDownCooldownSeconds": 100, "lookbackSeconds": 30}
     at = "2026-01-01T11:59:00Z"  # 60 s ago
     assert decide(observe(vertex(replicas=3, scale=cool, last_scaled_at=at), 30.0, 20000)).replicas == 5
     down = decide(observe(vertex(replicas=3, scale=cool, last_scaled_at=at), 100.0, 1))
@@ -218,6 +218,18 @@ def test_1853_a_scale_up_waits_for_ready_replicas_and_for_the_rate_to_follow() -
     # and after lookback + cooldown the hold ends even if the rate never followed
     old = ScaleUp(2, 4, rate=20.0, at=NOW - timedelta(seconds=91))
     assert decide(observe(v, 21.0, 20000, last_scale_up=old)).replicas == 6
+
+
+def test_no_decision_uses_a_rate_window_that_spans_the_last_scale() -> None:
+    # 8 replicas drained at 90 msg/s; 20 s ago the vertex went to 3. The 30 s window still holds the
+    # 8-replica rate: 200 / (90 / 3) / 5 = 1.3 would take it to 1 while the backlog grows again.
+    scale = {"lookbackSeconds": 30, "scaleDownCooldownSeconds": 5, "targetProcessingSeconds": 5}
+    recent = vertex(replicas=3, scale=scale, last_scaled_at="2026-01-01T11:59:40Z")
+    d = decide(observe(recent, 90.0, 200))
+    assert (d.replicas, d.skip) == (None, Skip.RATE_WINDOW)
+    later = vertex(replicas=3, scale=scale, last_scaled_at="2026-01-01T11:59:29Z")
+    stays = decide(observe(later, 36.0, 200))  # round(200 / 12 / 5) = 3: the count is right
+    assert (stays.skip, stays.formula) == (Skip.NO_CHANGE, 3)
 
 
 def test_zero_replicas_wake_on_pending_and_sources_peek_after_the_sleep() -> None:

@@ -10,7 +10,8 @@ bugs fixed:
   with nothing pending and no completed reads keeps its replicas (it is neither scaled out nor to 0);
 - replicas that are not ready yet are not counted, and a scale-up waits for them (#1853); a scale-up that
   did not raise the processing rate is not repeated until the rate follows or ``lookback + scale-up
-  cooldown`` has passed since it.
+  cooldown`` has passed since it; and no decision uses a rate whose lookback window still spans the last
+  scale (it would credit each replica with the previous count's throughput and overshoot both ways).
 
 The result is a `Decision`: the replicas to write into ``spec.replicas`` (None: leave it), why, and the
 inputs that led there (for the Event and the log line).
@@ -75,6 +76,7 @@ class Skip(StrEnum):
     RATE_LIMITED = "RateLimited"
     WAITING_FOR_READY = "WaitingForReadyReplicas"
     RATE_NOT_FOLLOWING = "RateNotFollowing"
+    RATE_WINDOW = "RateWindowSpansLastScale"
     BACK_PRESSURE = "BackPressure"
     STEP_ZERO = "StepZero"
     NO_CHANGE = "NoChange"
@@ -386,6 +388,12 @@ def decide(obs: Observed) -> Decision:
     rate = sum(p.rate or 0.0 for p in partitions)
     pending = sum(p.pending or 0 for p in partitions)
     seen = replace(seen, rate=rate, pending=pending)
+    if since < scale.get_lookback_seconds():
+        # The rate still includes time at the previous replica count: rate / ready would credit each
+        # replica with the old count's throughput and the next step would overshoot (#1853's oscillation).
+        return skip(
+            Skip.RATE_WINDOW, f"{since:.0f}s since the last scale, lookback {scale.get_lookback_seconds()}s"
+        )
     limits = vertex.spec.get_limits()
     if pending == 0 and rate == 0:
         if ack_pending > 0:  # slow messages still being processed: neither more replicas nor none
