@@ -21,14 +21,14 @@ from types import TracebackType
 
 import aiohttp
 
-from numaflux.controller.kube import PIPELINE, POD, KubeClient
+from numaflux.controller.kube import ISB_SERVICE, PIPELINE, POD, KubeClient
 from numaflux.kubelet import paths
 from numaflux.kubelet.adopted import find_leftovers
 from numaflux.local.lifecycle import BufferReader
 
 from .cluster import Cluster, Process
 from .helpers import get_or_none, is_ready, until
-from .test_pipeline_e2e import all_vertex_pods
+from .test_pipeline_e2e import all_vertex_pods, isb_url
 
 PAYLOAD = re.compile(r"Payload - (msg-\d+) Keys - ")
 
@@ -257,6 +257,25 @@ class Accounting:
         return "; ".join(parts)
 
 
+ACK_WAIT = 5
+"""Seconds before JetStream redelivers what a crashed reader held (NumaFlow's default is 60 s). A drain
+can only finish after that, so the fault tests keep it well inside their pause and deletion grace."""
+
+
+async def create_isb_for_faults(kube: KubeClient, namespace: str) -> None:
+    """The ISB service `default` with consumer ackWait ACK_WAIT, once Running with a URL."""
+    await kube.create(
+        ISB_SERVICE,
+        {
+            "metadata": {"name": "default", "namespace": namespace},
+            "spec": {
+                "jetstream": {"version": "latest", "bufferConfig": f"consumer:\n  ackWait: {ACK_WAIT}s\n"}
+            },
+        },
+    )
+    await until(lambda: isb_url(kube, namespace), "ISB service Running with a URL", 90)
+
+
 # --- faults -------------------------------------------------------------------------------------------
 
 
@@ -341,11 +360,17 @@ async def make_isb_unhealthy_then_healthy(
     await until(killed_until_not_ready, "ISB pod not Ready after killing its nats-server", 60)
     down = time.monotonic()
     if while_down is not None:
+        # Held down by freezing the restarted nats-server (SIGSTOP; its probes fail) rather than killing it
+        # again and again, which would pile up the kubelet's crash back-off; thawed afterwards.
+        frozen: set[int] = set()
 
         async def keep_down() -> None:
             while True:
-                kill()
-                await asyncio.sleep(0.2)
+                for pid in set(nats_server_pids(ip)) - frozen:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGSTOP)
+                        frozen.add(pid)
+                await asyncio.sleep(0.1)
 
         keeper = asyncio.create_task(keep_down())
         try:
@@ -354,6 +379,9 @@ async def make_isb_unhealthy_then_healthy(
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+            for pid in frozen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
     await isb_ready_again(kube, namespace, name, ip)
     return time.monotonic() - down
 
@@ -398,16 +426,17 @@ async def _logged(proc: Process, text: str) -> bool:
     return text in await asyncio.to_thread(proc.output)
 
 
-async def kill_pod(cluster: Cluster, kube: KubeClient, namespace: str, prefix: str) -> str | None:
-    """kill -9 the main process of one live pod whose name starts with `prefix` (its `numa` container,
-    else its first); the kubelet restarts the container. The pod's name, or None when there is none."""
+async def kill_pod(
+    cluster: Cluster, kube: KubeClient, namespace: str, prefix: str, container: str = "numa"
+) -> str | None:
+    """kill -9 the process of `container` in one live pod whose name starts with `prefix` (the kubelet
+    restarts it). The pod's name, or None when there is no such pod with that container running."""
     leftovers = find_leftovers(cluster.data_dir)
     pods = (await kube.list(POD, namespace)).get("items") or []
     for p in sorted(pods, key=lambda p: p["metadata"]["name"]):
         if not p["metadata"]["name"].startswith(prefix) or p["metadata"].get("deletionTimestamp"):
             continue
-        containers = leftovers.get(p["metadata"]["uid"], {})
-        proc = containers.get("numa") or next(iter(containers.values()), None)
+        proc = leftovers.get(p["metadata"]["uid"], {}).get(container)
         if proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)

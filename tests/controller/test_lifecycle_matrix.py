@@ -27,7 +27,9 @@ from numaflux.api import constants as c
 from numaflux.controller.kube import JSON, PIPELINE, VERTEX, KubeClient, is_conflict
 
 from .accounting import (
+    ACK_WAIT,
     Accounting,
+    create_isb_for_faults,
     isb_pod,
     kill_pod,
     make_isb_unhealthy_then_healthy,
@@ -39,23 +41,24 @@ from .cluster import Cluster, Process
 from .helpers import get_or_none, until
 from .test_pipeline_e2e import (
     all_vertex_pods,
-    create_isb,
     every_vertex_ready,
-    isb_url,
     phase_is,
     set_desired,
     vertices_of,
 )
 
 FAULTS = ["none", "controller-killed", "controller-upgraded", "nats-restarted", "isb-unhealthy", "pod-killed"]
-GRACE = 15
-"""Pause and deletion grace: longer than any fault here lasts, so a drain is never cut short by one."""
+GRACE = 30
+"""Pause and deletion grace (NumaFlow's default): longer than any fault here lasts plus the ISB's ackWait
+(what a crashed reader held is redelivered only then) plus a container restart on a loaded machine, so a
+drain is never cut short by a fault (a drained pipeline does not wait for it)."""
 BATCH = 30
 """Messages per send: enough to have some in flight when a pause starts, few enough to stay quick."""
 
 
 def matrix_pipeline(namespace: str) -> JSON:
     """min 1 / max 2 for the source and cat, 1 / 1 for the sink: replicas after each transition are known."""
+    assert GRACE > ACK_WAIT + 5
     return {
         "metadata": {"name": "pl", "namespace": namespace},
         "spec": {
@@ -122,6 +125,11 @@ class Run:
                     if pl is None:
                         seen.append("gone")
                         return True
+                    if pl["metadata"].get("deletionTimestamp"):
+                        # Deleting stays the phase: the outage holds up the drain and the clean-up.
+                        await asyncio.sleep(5)
+                        seen.append("Deleting, held 5 s")
+                        return True
                     if (pl.get("status") or {}).get("phase") == "Failed":
                         seen.append("Failed")
                         return True
@@ -137,7 +145,9 @@ class Run:
             return f"killed {killed} mid-drain"
         if paused:
             # Nothing drains and no vertex pod runs while Paused: the closest is the pipeline's daemon pod.
-            killed = await kill_pod(self.cluster, kube, ns, "pl-daemon-")
+            killed = await until(
+                lambda: kill_pod(self.cluster, kube, ns, "pl-daemon-", "main"), "a daemon pod to kill", 60
+            )
             return f"no vertex pod while Paused; killed daemon {killed}"
         # A resume drains nothing: a vertex pod killed while the vertices come back instead.
         killed = await until(lambda: kill_pod(self.cluster, kube, ns, "pl-cat-"), "a cat pod to kill", 60)
@@ -218,8 +228,7 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
     try:
         async with Accounting(cluster, kube, ns) as acct:
             run = Run(cluster, kube, ns, acct, fault, controller=await restart_controller(cluster))
-            await create_isb(kube, ns)
-            await until(lambda: isb_url(kube, ns), "ISB service Running with a URL", 90)
+            await create_isb_for_faults(kube, ns)
             isb_before = await isb_pod(kube, ns)
 
             async def create() -> None:
