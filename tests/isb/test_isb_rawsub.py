@@ -4,12 +4,16 @@ other subscriptions untouched, a failing handler does not take the connection do
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from numaflux.isb import connect
 from numaflux.isb.rawsub import subscribe_raw, unsubscribe_raw
+from numaflux.isb.server import NatsServer
 
 from .conftest import SESSION_LOOP
 
@@ -80,3 +84,13 @@ async def test_a_failing_handler_leaves_the_connection_working(nc: NATS) -> None
     await until_count(seen, 1)  # type: ignore[arg-type]
     assert seen == [b"good"] and nc.is_connected
     await unsubscribe_raw(nc, sub)
+
+
+async def test_a_closed_connection_with_raw_subscriptions_is_freed(nats_server: NatsServer) -> None:
+    conn = await connect(nats_server.url, name="rawsub-gc")
+    await subscribe_raw(conn, conn.new_inbox() + ".*", lambda *a: None)
+    await conn.close()
+    ref = weakref.ref(conn)
+    del conn
+    gc.collect()
+    assert ref() is None

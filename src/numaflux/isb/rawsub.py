@@ -14,7 +14,6 @@ subscription whose callback adapts each `Msg`, so behaviour is the same either w
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,15 +55,17 @@ class _Router:
             log.exception("handler for %s failed", subject.decode(errors="replace"))
 
 
-_routers: weakref.WeakKeyDictionary[NATS, _Router] = weakref.WeakKeyDictionary()
+_ATTR = "_numaflux_raw_router"
+"""Where a connection keeps its router (on the connection itself, so both go away together)."""
 
 
 def _router(nc: NATS) -> _Router | None:
     if not all(hasattr(nc, name) for name in _INTERNALS):
         return None
-    router = _routers.get(nc)
+    router: _Router | None = getattr(nc, _ATTR, None)
     if router is None:
-        router = _routers[nc] = _Router(nc)
+        router = _Router(nc)
+        setattr(nc, _ATTR, router)
     return router
 
 
@@ -84,7 +85,7 @@ async def subscribe_raw(nc: NATS, subject: str, handler: RawHandler) -> Subscrip
 
 async def unsubscribe_raw(nc: NATS, sub: Subscription) -> None:
     """Unsubscribe and forget the raw handler."""
-    router = _routers.get(nc)
+    router: _Router | None = getattr(nc, _ATTR, None)
     if router is not None:
         router.handlers.pop(sub._id, None)
     await sub.unsubscribe()
