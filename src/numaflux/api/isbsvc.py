@@ -11,7 +11,7 @@ from numaflux.api import constants as c
 from numaflux.api import naming
 from numaflux.api._base import NumaModel
 from numaflux.api.container import AbstractPodTemplate, ContainerTemplate
-from numaflux.api.meta import ObjectMeta
+from numaflux.api.meta import ObjectMeta, ObjectNames
 from numaflux.api.status import Status
 from numaflux.api.udf import PersistenceStrategy
 
@@ -101,20 +101,12 @@ class InterStepBufferServiceStatus(Status):
         return self.is_ready()
 
 
-class InterStepBufferService(NumaModel):
+class InterStepBufferService(ObjectNames, NumaModel):
     api_version: Literal["numaflow.numaproj.io/v1alpha1"] = "numaflow.numaproj.io/v1alpha1"
     kind: Literal["InterStepBufferService"] = "InterStepBufferService"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: InterStepBufferServiceSpec
     status: InterStepBufferServiceStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or ""
 
     def get_status(self) -> InterStepBufferServiceStatus:
         if self.status is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -42,3 +42,19 @@ class PodMetadata(NumaModel):
 
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
+
+
+class _HasMetadata(Protocol):
+    metadata: ObjectMeta
+
+
+class ObjectNames:
+    """`name` and `namespace` of a top-level object, "" when unset (mixed into the four kinds)."""
+
+    @property
+    def name(self: _HasMetadata) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self: _HasMetadata) -> str:
+        return self.metadata.namespace or ""

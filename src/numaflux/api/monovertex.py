@@ -13,7 +13,7 @@ from numaflux.api._base import NumaModel
 from numaflux.api.container import AbstractPodTemplate, ContainerTemplate
 from numaflux.api.lifecycle import VertexLifecycle
 from numaflux.api.limits import MonoVertexLimits
-from numaflux.api.meta import ObjectMeta
+from numaflux.api.meta import ObjectMeta, ObjectNames
 from numaflux.api.scale import Scale
 from numaflux.api.sink import Sink
 from numaflux.api.source import Source
@@ -133,20 +133,12 @@ class MonoVertexStatus(Status):
         return self.is_ready()
 
 
-class MonoVertex(NumaModel):
+class MonoVertex(ObjectNames, NumaModel):
     api_version: Literal["numaflow.numaproj.io/v1alpha1"] = "numaflow.numaproj.io/v1alpha1"
     kind: Literal["MonoVertex"] = "MonoVertex"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: MonoVertexSpec
     status: MonoVertexStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or ""
 
     def get_status(self) -> MonoVertexStatus:
         if self.status is None:

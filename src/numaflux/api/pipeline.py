@@ -14,7 +14,7 @@ from numaflux.api._base import NumaModel
 from numaflux.api.edge import Edge
 from numaflux.api.lifecycle import Lifecycle
 from numaflux.api.limits import PipelineLimits, VertexLimits, merge_limits
-from numaflux.api.meta import ObjectMeta
+from numaflux.api.meta import ObjectMeta, ObjectNames
 from numaflux.api.side_inputs import SideInput
 from numaflux.api.status import Status
 from numaflux.api.templates import Templates
@@ -142,20 +142,12 @@ class PipelineStatus(Status):
         return self.phase in (c.PipelinePhase.PAUSING.value, c.PipelinePhase.DELETING.value)
 
 
-class Pipeline(NumaModel):
+class Pipeline(ObjectNames, NumaModel):
     api_version: Literal["numaflow.numaproj.io/v1alpha1"] = "numaflow.numaproj.io/v1alpha1"
     kind: Literal["Pipeline"] = "Pipeline"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: PipelineSpec
     status: PipelineStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or ""
 
     def get_status(self) -> PipelineStatus:
         if self.status is None:

@@ -14,7 +14,7 @@ from numaflux.api.container import AbstractPodTemplate, Container, ContainerTemp
 from numaflux.api.edge import CombinedEdge
 from numaflux.api.lifecycle import VertexLifecycle
 from numaflux.api.limits import VertexLimits
-from numaflux.api.meta import ObjectMeta
+from numaflux.api.meta import ObjectMeta, ObjectNames
 from numaflux.api.scale import Scale
 from numaflux.api.sink import Sink
 from numaflux.api.source import Source
@@ -215,20 +215,12 @@ class VertexStatus(Status):
         return self.is_ready()
 
 
-class Vertex(NumaModel):
+class Vertex(ObjectNames, NumaModel):
     api_version: Literal["numaflow.numaproj.io/v1alpha1"] = "numaflow.numaproj.io/v1alpha1"
     kind: Literal["Vertex"] = "Vertex"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: VertexSpec
     status: VertexStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or ""
 
     def get_status(self) -> VertexStatus:
         if self.status is None:
