@@ -249,3 +249,43 @@ def test_an_unsupported_spec_exits_2_naming_the_field_before_connecting(spec, fi
     )
     assert proc.returncode == 2, proc.stderr
     assert field in proc.stderr
+
+
+_MS = st.integers(min_value=-(2**40), max_value=2**42)
+
+
+@given(
+    st.lists(
+        st.builds(
+            UDFDatum,
+            id=st.text(min_size=1, max_size=8),
+            value=st.binary(max_size=16),
+            keys=st.lists(st.text(max_size=4), max_size=3),
+            event_time_ms=_MS,
+            watermark_ms=st.none() | _MS,
+            headers=st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+        ),
+        max_size=6,
+    )
+)
+def test_map_requests_equal_the_messages_built_from_constructor_arguments(datums: list[UDFDatum]) -> None:
+    from pynumaflow.proto.mapper import map_pb2
+
+    from numaflux.dataplane.udf._convert import to_timestamp
+    from numaflux.dataplane.udf.mapper import map_requests
+
+    def reference(d: UDFDatum) -> map_pb2.MapRequest:
+        body = map_pb2.MapRequest.Request(
+            keys=d.keys,
+            value=d.value,
+            event_time=to_timestamp(d.event_time_ms),
+            watermark=None if d.watermark_ms is None else to_timestamp(d.watermark_ms),
+            headers=d.headers or None,
+        )
+        return map_pb2.MapRequest(id=d.id, request=body)
+
+    built = map_requests(datums)
+    assert built == [reference(d) for d in datums]
+    assert [b.SerializeToString(deterministic=True) for b in built] == [
+        reference(d).SerializeToString(deterministic=True) for d in datums
+    ]

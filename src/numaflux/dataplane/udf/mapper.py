@@ -25,24 +25,33 @@ _EOT = _Request(status=map_pb2.TransmissionStatus(eot=True))
 
 
 def map_requests(datums: Sequence[UDFDatum]) -> list[Any]:
-    """The MapRequests NumaFlow sends for a batch (timestamps shared between equal times)."""
+    """The MapRequests NumaFlow sends for a batch (timestamps shared between equal times).
+
+    Fields are set on the new message rather than passed to the constructors: building `Request(...)`
+    with submessage arguments and then `MapRequest(request=...)` copies twice and costs ~3x as much,
+    on every message the vertex maps."""
     stamps: dict[int, Any] = {}
     out = []
     for d in datums:
+        req = _Request(id=d.id)
+        body = req.request
+        body.value = d.value
+        if d.keys:
+            body.keys.extend(d.keys)
         ms = d.event_time_ms
         event_time = stamps.get(ms)
         if event_time is None:
             event_time = stamps[ms] = to_timestamp(ms)
+        body.event_time.CopyFrom(event_time)
         wm = d.watermark_ms
-        watermark = None
         if wm is not None:
             watermark = stamps.get(wm)
             if watermark is None:
                 watermark = stamps[wm] = to_timestamp(wm)
-        body = _Body(
-            keys=d.keys, value=d.value, event_time=event_time, watermark=watermark, headers=d.headers or None
-        )
-        out.append(_Request(id=d.id, request=body))
+            body.watermark.CopyFrom(watermark)
+        if d.headers:
+            body.headers.update(d.headers)
+        out.append(req)
     return out
 
 
