@@ -32,13 +32,13 @@ class ManualClock:
 
 
 class PodMetrics:
-    """A vertex pod's metrics endpoint: forwarder_read_total and vertex_pending_messages_raw."""
+    """A vertex pod's metrics endpoint: forwarder_data_read_total and vertex_pending_messages_raw."""
 
     def __init__(self, partition: str) -> None:
         self.partition = partition
         self.registry = CollectorRegistry()
         labels = ("vertex", "partition_name")
-        self.read = Counter("forwarder_read", "read", labels, registry=self.registry)
+        self.read = Counter("forwarder_data_read", "data read", labels, registry=self.registry)
         self.pending = Gauge("vertex_pending_messages_raw", "pending", labels, registry=self.registry)
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -120,10 +120,12 @@ async def test_vertex_metrics_rate_and_pending_are_exact(
 
 def test_parse_metrics_sums_series_per_partition() -> None:
     text = (
+        "# TYPE forwarder_data_read counter\n"
+        'forwarder_data_read_total{partition_name="b-0",replica="0"} 5\n'
+        'forwarder_data_read_total{partition_name="b-0",replica="x"} 2\n'
+        'forwarder_data_read_total{partition_name="b-1",replica="0"} 1\n'
         "# TYPE forwarder_read counter\n"
-        'forwarder_read_total{partition_name="b-0",replica="0"} 5\n'
-        'forwarder_read_total{partition_name="b-0",replica="x"} 2\n'
-        'forwarder_read_total{partition_name="b-1",replica="0"} 1\n'
+        'forwarder_read_total{partition_name="b-0",replica="0"} 8\n'
         "# TYPE vertex_pending_messages_raw gauge\n"
         'vertex_pending_messages_raw{partition_name="b-0"} 42\n'
         "# TYPE other_total counter\n"

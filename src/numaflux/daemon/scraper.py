@@ -22,7 +22,9 @@ from numaflux.daemon.rater import VertexRates
 
 log = logging.getLogger(__name__)
 
-READ_TOTAL_METRICS = ("forwarder_read_total", "forwarder_data_read_total")
+# Data messages only, as NumaFlow's rater: `forwarder_read_total` also counts control messages and would
+# count every data message a second time.
+READ_TOTAL_METRIC = "forwarder_data_read_total"
 PENDING_METRIC = "vertex_pending_messages_raw"
 PARTITION_LABEL = "partition_name"
 SCRAPE_TIMEOUT = 1.0
@@ -57,7 +59,7 @@ def parse_metrics(text: str) -> PodSample:
             partition = sample.labels.get(PARTITION_LABEL)
             if not partition:
                 continue
-            if sample.name in READ_TOTAL_METRICS:
+            if sample.name == READ_TOTAL_METRIC:
                 reads[partition] = reads.get(partition, 0.0) + sample.value
             elif sample.name == PENDING_METRIC:
                 pending[partition] = pending.get(partition, 0) + int(sample.value)
