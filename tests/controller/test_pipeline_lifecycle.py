@@ -15,11 +15,13 @@ from numaflux.controller.pipeline.actions import VertexPatch
 from numaflux.controller.pipeline.build import build_vertices
 from numaflux.controller.pipeline.lifecycle import (
     FINALIZER,
+    NOT_READ,
+    Buffers,
+    BuffersNeeded,
     LifecycleDecision,
     LifecycleSettings,
     check_drain,
     decide,
-    needs_buffer_info,
     parse_time,
     replicas_after_resume,
 )
@@ -660,9 +662,35 @@ def test_parse_time(text: str | None, expected: datetime | None) -> None:
     assert parse_time(text) == expected
 
 
-def test_buffer_info_is_needed_only_while_pausing_or_deleting() -> None:
-    assert not needs_buffer_info(pipeline("Running"))
-    assert not needs_buffer_info(pipeline("Running", marker=MARKER))
-    assert not needs_buffer_info(pipeline("Paused"))
-    assert needs_buffer_info(pipeline("Paused", marker=MARKER))
-    assert needs_buffer_info(pipeline("Running", deletion=MARKER))
+def _decide_lazily(pl: Pipeline, vs: list[Vertex], buffers: Buffers) -> LifecycleDecision | None:
+    """The decision with ``buffers``, None if it raised ``BuffersNeeded``."""
+    try:
+        return decide(pl, vs, source_pods_running=False, buffers=buffers, now=T0 + timedelta(seconds=5))
+    except BuffersNeeded:
+        return None
+
+
+LAZY_CASES = [
+    # (pipeline, vertex phases, whether decide must read buffers)
+    (pipeline("Running"), ALL_RUNNING, False),
+    (pipeline("Running", marker=MARKER), ALL_PAUSED, False),
+    (pipeline("Paused"), ALL_RUNNING, False),
+    (pipeline("Paused", marker=MARKER, phase="Paused", drained_on_pause=True), ALL_PAUSED, False),
+    (pipeline("Paused", marker="not a time"), SOURCES_PAUSED, False),
+    (pipeline("Paused", marker=MARKER, phase="Pausing"), SOURCES_PAUSED, True),
+    (pipeline("Paused", marker=MARKER, phase="Paused", drained_on_pause=False), ALL_PAUSED, True),
+    (pipeline("Paused", marker=MARKER, phase="Paused", drained_on_pause=True), SOURCES_PAUSED, True),
+    (pipeline("Running", deletion=MARKER), ALL_RUNNING, True),
+]
+
+
+@pytest.mark.parametrize(("pl", "phases", "reads"), LAZY_CASES)
+def test_buffers_are_read_only_when_the_decision_depends_on_them(
+    pl: Pipeline, phases: dict[str, str], reads: bool
+) -> None:
+    vs = vertices(pl, phases)
+    lazy = _decide_lazily(pl, vs, NOT_READ)
+    assert (lazy is None) == reads
+    if lazy is not None:  # the same decision whatever the buffers would have said
+        for buffers in (EMPTY, HOLDING, None):
+            assert _decide_lazily(pl, vs, buffers) == lazy

@@ -10,6 +10,7 @@ and the next reconcile recomputes everything from what it observes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -41,7 +42,8 @@ from numaflux.controller.manager import Manager
 from numaflux.controller.ownership import is_terminating
 from numaflux.controller.pipeline import isb as isbio
 from numaflux.controller.pipeline.actions import NORMAL
-from numaflux.controller.pipeline.lifecycle import FINALIZER, needs_buffer_info
+from numaflux.controller.pipeline.ensured import EnsureMemo, ensure_target
+from numaflux.controller.pipeline.lifecycle import FINALIZER, NOT_READ, BuffersNeeded
 from numaflux.controller.pipeline.reconcile import PipelineObserved, PipelinePlan, plan_pipeline
 from numaflux.controller.pipeline.status import REASON_FIXED_RESOURCES_FAILED
 from numaflux.controller.status import update_status
@@ -98,6 +100,7 @@ class PipelineReconciler:
         self.image = manager.config.own_image
         self.informers = informers
         self.isb_clients = isbio.IsbClients()
+        self.ensured = EnsureMemo()
         self._lagging: dict[str, dict[str, datetime]] = {}
 
     # --- observe -------------------------------------------------------------------------------------
@@ -106,6 +109,7 @@ class PipelineReconciler:
         raw = self.informers[PIPELINE].get(key)
         if raw is None:
             self._lagging.pop(key, None)
+            self.ensured.forget(key)
             return Result()
         try:
             pl = Pipeline.model_validate(copy.deepcopy(raw))
@@ -116,10 +120,23 @@ class PipelineReconciler:
             self.recorder.warning(raw, "InvalidSpec", message)
             raise TerminalError(message) from err
         isb = self._isb(pl)
-        observed = await self._observe(key, pl, isb)
-        plan = plan_pipeline(observed, self.clock.now(), image=self.image)
-        await self._apply(raw, pl, isb, plan)
-        return Result(requeue_after=plan.requeue_after)
+        observed = self._observe(key, pl, isb)
+        now = self.clock.now()
+        try:
+            plan = plan_pipeline(observed, now, image=self.image)
+        except BuffersNeeded:  # a drain in progress: only now are the buffers' pending counts worth reading
+            buffers, error = await self._buffer_infos(pl, isb)
+            observed = dataclasses.replace(observed, buffers=buffers, buffers_error=error)
+            plan = plan_pipeline(observed, now, image=self.image)
+        if plan.isb is None:  # ISB missing/unhealthy or deleting: whatever was ensured may be gone
+            self.ensured.forget(key)
+        try:
+            await self._apply(raw, pl, isb, plan)
+        except Exception:
+            self.ensured.forget(key)
+            raise
+        reverify = self.ensured.reverify_in(key, self.clock.monotonic())
+        return Result(requeue_after=_soonest(plan.requeue_after, reverify))
 
     def _isb(self, pl: Pipeline) -> InterStepBufferService | None:
         raw = self.informers[ISB_SERVICE].get(f"{pl.namespace}/{pl.get_isb_service_name()}")
@@ -127,7 +144,8 @@ class PipelineReconciler:
             return None
         return InterStepBufferService.model_validate(copy.deepcopy(raw))
 
-    async def _observe(self, key: str, pl: Pipeline, isb: InterStepBufferService | None) -> PipelineObserved:
+    def _observe(self, key: str, pl: Pipeline, isb: InterStepBufferService | None) -> PipelineObserved:
+        """What the caches show; buffer infos ``NOT_READ`` (read only if the plan asks for them)."""
         vertices = [
             Vertex.model_validate(copy.deepcopy(v))
             for v in self.informers[VERTEX].store.by_index(INDEX_PIPELINE, key)
@@ -145,10 +163,6 @@ class PipelineReconciler:
                 name = pl.vertex_cr_name(vertex)
                 live[name] = live.get(name, 0) + 1
         deployments = self.informers[DEPLOYMENT]
-        buffers: dict[str, BufferInfo] | None = None
-        error: str | None = None
-        if needs_buffer_info(pl):
-            buffers, error = await self._buffer_infos(pl, isb)
         return PipelineObserved(
             pipeline=pl,
             vertices=vertices,
@@ -160,8 +174,7 @@ class PipelineReconciler:
             ],
             source_pods_running=source_pods,
             live_pods=live,
-            buffers=buffers,
-            buffers_error=error,
+            buffers=NOT_READ,
             lagging_since=self._lagging.get(key, {}),
         )
 
@@ -240,9 +253,12 @@ class PipelineReconciler:
             if url is None:  # plan_pipeline only plans children for an ISB service with a URL
                 raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
             js = await self._jetstream(url)
-            made = await isbio.ensure(js, isb, plan.isb.buffers, plan.isb.buckets, plan.isb.side_inputs_store)
-            dropped = await isbio.remove(js, plan.isb.delete_buffers, plan.isb.delete_buckets, None)
-            self._isb_events(obj, made + dropped)
+            target = ensure_target(isb, url, plan.isb, self.isb_clients.generation(url))
+            key = f"{ns}/{pl.name}"
+            now = self.clock.monotonic()
+            actions = await isbio.ensure_plan(js, isb, plan.isb, self.ensured, key, target, now)
+            if actions is not None:
+                self._isb_events(obj, actions)
         if plan.vertices is not None:
             vertices = self.informers[VERTEX]
             for vertex in plan.vertices.creates:
@@ -325,6 +341,11 @@ class PipelineReconciler:
             raise
         self.informers[PIPELINE].record_write(written)
         self.recorder.event(obj, NORMAL, "FinalizerRemoved", "Buffers and buckets removed; pipeline released")
+
+
+def _soonest(*delays: float | None) -> float | None:
+    given = [d for d in delays if d is not None]
+    return min(given) if given else None
 
 
 def _raw_isb_url(obj: JSON) -> Any:

@@ -21,6 +21,8 @@ from nats.js.errors import NotFoundError
 
 from numaflux.api import InterStepBufferService, Pipeline
 from numaflux.api.duration import parse_duration_seconds
+from numaflux.controller.pipeline.build import IsbPlan
+from numaflux.controller.pipeline.ensured import EnsureMemo, EnsureTarget
 from numaflux.isb import admin
 from numaflux.isb.config import BucketConfig, BufferConfig, Retention
 from numaflux.isb.connection import connect
@@ -94,6 +96,8 @@ class IsbClients:
 
     def __init__(self) -> None:
         self._conns: dict[str, NATS] = {}
+        self._serials: dict[str, int] = {}
+        self._opened = 0
         self._lock = asyncio.Lock()
 
     async def jetstream(self, url: str) -> JetStreamContext:
@@ -104,7 +108,17 @@ class IsbClients:
                     connect(url, name="numaflux-pipeline-controller"), CONNECT_TIMEOUT + 1
                 )
                 self._conns[url] = nc
+                self._opened += 1
+                self._serials[url] = self._opened
         return nc.jetstream(timeout=REQUEST_TIMEOUT)
+
+    def generation(self, url: str) -> tuple[int, int]:
+        """Which connection to `url` and how often it reconnected: a change means the server may have
+        restarted (and lost what was ensured), so ensures are not trusted across it."""
+        nc = self._conns.get(url)
+        if nc is None:
+            return (0, 0)
+        return (self._serials.get(url, 0), int(nc.stats.get("reconnects", 0)))
 
     async def forget_except(self, urls: Iterable[str]) -> None:
         """Close connections to URLs not in `urls`."""
@@ -113,6 +127,7 @@ class IsbClients:
             stale = [u for u in self._conns if u not in keep]
             for url in stale:
                 nc = self._conns.pop(url)
+                self._serials.pop(url, None)
                 with contextlib.suppress(Exception):
                     await nc.close()
 
@@ -165,3 +180,23 @@ async def remove(
     if side_inputs_store is not None:
         actions += await admin.delete_side_inputs_store(js, side_inputs_store)
     return actions
+
+
+async def ensure_plan(
+    js: JetStreamContext,
+    isb: InterStepBufferService,
+    plan: IsbPlan,
+    memo: EnsureMemo,
+    key: str,
+    target: EnsureTarget,
+    now: float,
+) -> list[admin.Action] | None:
+    """Create what ``plan`` wants and delete what it dropped, unless ``memo`` holds a fresh ensure of
+    ``target`` for ``key`` (then None: no round trip). Remembered only once both steps succeeded."""
+    if not memo.needs_ensure(key, target, plan, now):
+        return None
+    memo.forget(key)
+    made = await ensure(js, isb, plan.buffers, plan.buckets, plan.side_inputs_store)
+    dropped = await remove(js, plan.delete_buffers, plan.delete_buckets, None)
+    memo.remember(key, target, now)
+    return made + dropped

@@ -22,6 +22,7 @@ means "marker present" ⇔ "pause started and resume not finished", whatever was
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,6 +92,27 @@ class LifecycleDecision:
 # --- drain ------------------------------------------------------------------------------------------
 
 
+class NotRead:
+    """The type of ``NOT_READ``."""
+
+    def __repr__(self) -> str:
+        return "NOT_READ"
+
+
+NOT_READ = NotRead()
+"""``buffers`` value meaning "not read yet": ``decide`` raises ``BuffersNeeded`` if it has to look."""
+
+Buffers = dict[str, BufferInfo] | None | NotRead
+"""Buffer infos by name; None = unavailable (an error says why); ``NOT_READ`` = not fetched."""
+
+
+class BuffersNeeded(Exception):
+    """``decide`` needs the buffer infos it was given as ``NOT_READ``: read them and decide again.
+
+    Reading pending counts costs a round trip per buffer, and only a drain in progress (pausing or
+    deleting) looks at them, so a reconcile tries without them first."""
+
+
 @dataclass(frozen=True)
 class DrainCheck:
     """Whether the pipeline is drained, and if not, what still holds messages."""
@@ -126,14 +148,16 @@ def check_drain(
     pl: Pipeline,
     vertices: list[Vertex],
     source_pods_running: bool,
-    buffers: dict[str, BufferInfo] | None,
+    buffers: Buffers,
     buffers_error: str | None,
 ) -> DrainCheck:
     """Drained = no source pod left and every pipeline buffer has 0 pending and 0 ackPending.
 
     ``buffers`` None means unavailable (``buffers_error`` says why); a pipeline buffer missing from the
-    map cannot be shown empty and counts as not drained.
+    map cannot be shown empty and counts as not drained; ``NOT_READ`` raises ``BuffersNeeded``.
     """
+    if isinstance(buffers, NotRead):
+        raise BuffersNeeded
     readers = {b: v.name for v in vertices if v.calculate_replicas() == 0 for b in v.owned_buffer_names()}
     if buffers is None:
         return DrainCheck(
@@ -146,13 +170,6 @@ def check_drain(
         unknown=tuple(b for b in names if b not in buffers),
         zero_pod_readers=readers,
     )
-
-
-def needs_buffer_info(pl: Pipeline) -> bool:
-    """Whether ``decide`` will look at buffer infos (deleting, or a pause under way): fetch them only then."""
-    if pl.metadata.deletion_timestamp:
-        return True
-    return pl.get_desired_phase() == c.PipelinePhase.PAUSED.value and pause_marker(pl) is not None
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -209,12 +226,14 @@ def decide(
     vertices: list[Vertex],
     *,
     source_pods_running: bool,
-    buffers: dict[str, BufferInfo] | None,
+    buffers: Buffers,
     now: datetime,
     buffers_error: str | None = None,
     settings: LifecycleSettings = LifecycleSettings(),
 ) -> LifecycleDecision:
-    """The lifecycle step for this reconcile (see the module docstring for the whole machine)."""
+    """The lifecycle step for this reconcile (see the module docstring for the whole machine).
+
+    Raises ``BuffersNeeded`` when the step depends on ``buffers`` and they are ``NOT_READ``."""
     if pl.metadata.deletion_timestamp:
         check = check_drain(pl, vertices, source_pods_running, buffers, buffers_error)
         return _delete(pl, vertices, check, now, settings)
@@ -222,8 +241,14 @@ def decide(
     if pl.get_desired_phase() == c.PipelinePhase.PAUSED.value:
         if marker is None:
             return _begin_pause(pl, vertices, now, settings)
-        check = check_drain(pl, vertices, source_pods_running, buffers, buffers_error)
-        return _continue_pause(pl, vertices, marker, check, now, settings)
+        return _continue_pause(
+            pl,
+            vertices,
+            marker,
+            lambda: check_drain(pl, vertices, source_pods_running, buffers, buffers_error),
+            now,
+            settings,
+        )
     if marker is not None:
         return _resume(pl, vertices)
     return LifecycleDecision(
@@ -285,10 +310,11 @@ def _continue_pause(
     pl: Pipeline,
     vertices: list[Vertex],
     marker: str,
-    check: DrainCheck,
+    drain: Callable[[], DrainCheck],
     now: datetime,
     settings: LifecycleSettings,
 ) -> LifecycleDecision:
+    """``drain`` is called only past the completed-pause check: a finished pause reads no buffers."""
     started = parse_time(marker)
     if started is None:
         return _begin_pause(pl, vertices, now, settings, invalid=marker)
@@ -305,6 +331,7 @@ def _continue_pause(
                 LogLine("paused", {"pipeline": pl.name, "pause_timestamp": marker, "drained": True}, "debug")
             ],
         )
+    check = drain()
     # Sources are paused before the marker is written; re-assert it in case that was undone.
     source_patches = _set_phase([v for v in vertices if v.is_source()], PAUSED)
     fields: dict[str, Any] = {

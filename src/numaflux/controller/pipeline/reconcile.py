@@ -31,11 +31,16 @@ from numaflux.api.validation import validate_pipeline
 from numaflux.controller.pipeline.actions import NORMAL, Event, LogLine, VertexPatch
 from numaflux.controller.pipeline.build import IsbPlan, VertexPlan, plan_isb_resources, plan_vertex_updates
 from numaflux.controller.pipeline.daemon import build_daemon_deployment, build_daemon_service
-from numaflux.controller.pipeline.lifecycle import FINALIZER, LifecycleDecision, LifecycleSettings, decide
+from numaflux.controller.pipeline.lifecycle import (
+    FINALIZER,
+    Buffers,
+    LifecycleDecision,
+    LifecycleSettings,
+    decide,
+)
 from numaflux.controller.pipeline.repair import RepairDecision, RepairSettings, check_consistency
 from numaflux.controller.pipeline.status import isb_problem, pipeline_status
 from numaflux.controller.pipeline.workload import IsbNotReady, isb_env
-from numaflux.isb.info import BufferInfo
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class PipelineObserved:
     ``vertices``: Vertex objects labelled ``numaflow.numaproj.io/pipeline-name``; ``source_pods_running``:
     any pod (terminating included) of a source vertex exists; ``live_pods``: vertex object name → pods
     not being deleted; ``buffers``: info for every ``pipeline.all_buffers()`` (None when unavailable,
-    ``buffers_error`` says why); ``lagging_since``: the previous plan's ``repair.lagging_since``.
+    ``buffers_error`` says why; ``NOT_READ`` until a plan raised ``BuffersNeeded``); ``lagging_since``:
+    the previous plan's ``repair.lagging_since``.
     """
 
     pipeline: Pipeline
@@ -54,7 +60,7 @@ class PipelineObserved:
     daemon_deployment: dict[str, Any] | None
     source_pods_running: bool
     live_pods: Mapping[str, int]
-    buffers: dict[str, BufferInfo] | None
+    buffers: Buffers
     buffers_error: str | None = None
     side_inputs_deployments: Sequence[dict[str, Any] | None] = ()
     lagging_since: Mapping[str, datetime] = field(default_factory=dict)
@@ -101,7 +107,9 @@ def plan_pipeline(
     lifecycle_settings: LifecycleSettings = LifecycleSettings(),
     repair_settings: RepairSettings = RepairSettings(),
 ) -> PipelinePlan:
-    """The whole reconcile of one Pipeline; ``image`` is the daemon's (our own) image."""
+    """The whole reconcile of one Pipeline; ``image`` is the daemon's (our own) image.
+
+    Raises ``BuffersNeeded`` if the lifecycle step needs ``observed.buffers`` and they are ``NOT_READ``."""
     pl = observed.pipeline
     vertices = list(observed.vertices)
     status = (pl.status or PipelineStatus()).model_copy(deep=True)
