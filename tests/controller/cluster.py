@@ -31,15 +31,16 @@ def wait_for(check: Callable[[], bool], what: str, within: float = 30.0) -> None
 class Process:
     """A `python -m ...` child with its output in a log file."""
 
-    def __init__(self, log: Path, *argv: str) -> None:
+    def __init__(self, log: Path, *argv: str, env: dict[str, str] | None = None) -> None:
         self.log = log
         self.argv = list(argv)
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", *self.argv], stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", *self.argv], stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
         return self
 
@@ -125,8 +126,11 @@ class Cluster:
     def controller(self, *extra: str) -> Process:
         """Start a controller manager (not waiting for it to lead)."""
         log = self.data_dir.parent / f"controller-{time.monotonic_ns()}.log"
+        # The autoscaler would move replicas the lifecycle tests expect to stay put; the autoscaling tests
+        # turn it on by setting NUMAFLUX_SCALE_INTERVAL themselves.
+        env = {"NUMAFLUX_SCALE_INTERVAL": "0", **os.environ}
         return Process(
-            log, "numaflux", "controller", "--local-data-dir", str(self.data_dir), *LEASE, *extra
+            log, "numaflux", "controller", "--local-data-dir", str(self.data_dir), *LEASE, *extra, env=env
         ).start()
 
     def stop(self) -> None:
