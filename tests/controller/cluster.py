@@ -19,7 +19,7 @@ from numaflux.kubelet.sandbox import MountPoints
 LEASE = ["--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5"]
 
 
-def wait_for(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
+def wait_for(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if check():
