@@ -49,6 +49,7 @@ async def test_kill_9_of_the_map_vertex_mid_stream_loses_nothing(nats_server, tm
     out = VertexProc(topo, "out", nats_server.url, tmp_path)
     cat = VertexProc(topo, "cat", nats_server.url, tmp_path)
     src = VertexProc(topo, "in", nats_server.url, tmp_path)
+    kubelet: asyncio.Task[None] | None = None
     try:
         out.start()
         udf = cat.udf("map_cat")
@@ -58,11 +59,19 @@ async def test_kill_9_of_the_map_vertex_mid_stream_loses_nothing(nats_server, tm
             await v.wait_ready()
         await wait_for(lambda: len(out.log_lines()) >= 600, 60, "traffic at the sink")
         cat.kill()
-        await asyncio.sleep(0.5)
+        # pynumaflow's async server may exit when its client vanishes mid-stream, at once or a while
+        # later; restart it whenever it is gone, as the kubelet restarts a pod's exited container.
         udf_restarted = 0
-        if not udf.alive():  # pynumaflow's async server exits when its client vanishes mid-stream
-            udf.start()
-            udf_restarted = 1
+
+        async def restart_udf_when_gone() -> None:
+            nonlocal udf_restarted
+            while True:
+                if not udf.alive():
+                    udf.start()
+                    udf_restarted += 1
+                await asyncio.sleep(0.2)
+
+        kubelet = asyncio.create_task(restart_udf_when_gone())
         cat.start()
         await cat.wait_ready()
         await wait_for(lambda: cat.metric("forwarder_ack_total") > 0, 60, "the restarted vertex at work")
@@ -76,6 +85,8 @@ async def test_kill_9_of_the_map_vertex_mid_stream_loses_nothing(nats_server, tm
             udf_restarted=udf_restarted,
         )
     finally:
+        if kubelet is not None:
+            kubelet.cancel()
         for v in (src, cat, out):
             v.stop()
 
