@@ -42,6 +42,10 @@ async def test_a_full_downstream_buffer_blocks_scale_up_and_messages_in_flight_d
         choke=slow_udf(0.1),
         limits=small,
     )
+    # One message at a time through the choke: each ack frees one slot that `slow` refills at once, so
+    # the buffer stays above 0.9 of its limit instead of emptying and refilling batch by batch.
+    (choke,) = [v for v in bp["spec"]["vertices"] if v["name"] == "choke"]
+    choke["limits"] = {"readBatchSize": 1}
     ack = pipeline(
         namespace,
         "inflight",

@@ -93,11 +93,16 @@ async def test_http_source_status_codes_and_success_only_after_the_write(nats_se
             # while the write is held: ~900 requests fit (500 queued + 2 batches in the forwarder), the rest
             # get 429 at once
             flood = [asyncio.create_task(post(f"f-{i}", b"flood")) for i in range(1200)]
-            for _ in range(300):  # the rejections come back while the write is still held
-                if sum(t.done() for t in flood) >= 200:
+            # The rejections come back while the write is still held: wait until the answered count stops
+            # moving (every request has reached the server) before taking them.
+            answered, still = -1, 0
+            for _ in range(300):
+                now_done = sum(t.done() for t in flood)
+                still = still + 1 if now_done == answered else 0
+                answered = now_done
+                if answered >= 200 and still >= 10:
                     break
                 await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)
             early = [t.result()[0] for t in flood if t.done()]
             assert early and set(early) == {429}
 
