@@ -36,12 +36,20 @@ from typing import TypeVar
 
 import aiohttp
 
+from benchmarks._common import ready
+from benchmarks._common import until as _until
 from numaflux.controller.kube import EVENT, ISB_SERVICE, JSON, PIPELINE, POD, VERTEX, KubeClient
 from numaflux.kubelet.adopted import find_leftovers
 from numaflux.local import cluster, supervisor
 from numaflux.local.run import start_cluster
 
 T = TypeVar("T")
+
+
+async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = 180) -> T:
+    return await _until(check, what, within, interval=0.2)
+
+
 NS, PL, PORT = "default", "bench-scale", 8090
 UDF = f"{PL}-slow"
 SLOW_MAP = str(Path(__file__).resolve().parent / "_slow_map.py")
@@ -90,23 +98,6 @@ def pipeline() -> JSON:
             "edges": [{"from": "in", "to": "slow"}, {"from": "slow", "to": "out"}],
         },
     }
-
-
-async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = 180) -> T:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = await check()
-        if value is not None and value is not False:
-            return value
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"{what}: not within {within:g}s")
-
-
-def ready(pod: JSON) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in (pod.get("status") or {}).get("conditions") or []
-    )
 
 
 class Watch:

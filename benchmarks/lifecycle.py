@@ -32,6 +32,8 @@ from typing import TypeVar
 
 import aiohttp
 
+from benchmarks._common import ready
+from benchmarks._common import until as _until
 from numaflux.controller.kube import ISB_SERVICE, JSON, PIPELINE, POD, VERTEX, KubeClient
 from numaflux.kubelet.adopted import find_leftovers
 from numaflux.local import cluster, supervisor
@@ -39,6 +41,12 @@ from numaflux.local import lifecycle as lc
 from numaflux.local.run import start_cluster
 
 T = TypeVar("T")
+
+
+async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = 120) -> T:
+    return await _until(check, what, within, interval=0.02)
+
+
 NS, PL, PORT = "default", "bench", 8090
 ONE = {"in": 1, "cat": 1, "out": 1}
 
@@ -61,24 +69,6 @@ def pipeline() -> JSON:
             "edges": [{"from": "in", "to": "cat"}, {"from": "cat", "to": "out"}],
         },
     }
-
-
-async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = 120) -> T:
-    """Poll every 20 ms (the latencies measured are around a second)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = await check()
-        if value is not None and value is not False:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"{what}: not within {within:g}s")
-
-
-def ready(pod: JSON) -> bool:
-    return any(
-        cd.get("type") == "Ready" and cd.get("status") == "True"
-        for cd in (pod.get("status") or {}).get("conditions") or []
-    )
 
 
 class Bench:
