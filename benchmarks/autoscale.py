@@ -52,7 +52,8 @@ async def until(check: Callable[[], Awaitable[T | None]], what: str, within: flo
 
 NS, PL, PORT = "default", "bench-scale", 8090
 UDF = f"{PL}-slow"
-SLOW_MAP = str(Path(__file__).resolve().parent / "_slow_map.py")
+# The autoscaler tests' slow map UDF, so the benchmark measures the program the tests check.
+SLOW_MAP = str(Path(__file__).resolve().parents[1] / "tests" / "autoscaler" / "slow_map.py")
 INTERVAL = "2"
 SETTLE_WITHIN = 180.0
 """After HOLD, how long a step may take to become stable before it is reported as not stable."""

@@ -1,4 +1,4 @@
-"""A map UDF for the autoscaler tests: `SECONDS_PER_MESSAGE` per message, one message at a time per
+"""A map UDF for the autoscaler tests and benchmark: `SECONDS_PER_MESSAGE` per message, one message at a time per
 replica (`SERIAL=false`: all at once), after `STARTUP_SECONDS` before it starts serving."""
 
 from __future__ import annotations
