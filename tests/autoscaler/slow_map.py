@@ -1,5 +1,5 @@
-"""A map UDF for the autoscaler tests and benchmark: `SECONDS_PER_MESSAGE` per message, one message at a time per
-replica (`SERIAL=false`: all at once), after `STARTUP_SECONDS` before it starts serving."""
+"""A map UDF for the autoscaler tests and benchmark: `SECONDS_PER_MESSAGE` per message, one message at a
+time per replica (`SERIAL=false`: all at once), after `STARTUP_SECONDS` before it starts serving."""
 
 from __future__ import annotations
 
