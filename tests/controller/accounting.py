@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import aiohttp
 
@@ -38,41 +39,59 @@ def message_id(i: int) -> str:
 
 
 class SinkRecorder:
-    """Keeps the latest full read of every sink container log file (pod directories vanish with the pod)."""
+    """Reads every sink container's log as it grows, through file handles it keeps open.
+
+    It watches the pod directories on disk (no API call between a pod's start and the first read), and an
+    open handle still reads a file whose pod directory was deleted with the pod, so a sink pod that is
+    scaled away right after writing is counted in full.
+    """
 
     def __init__(self, cluster: Cluster, kube: KubeClient, namespace: str, sink_prefix: str) -> None:
         self.cluster, self.kube, self.namespace, self.prefix = cluster, kube, namespace, sink_prefix
-        self.seen: dict[tuple[str, int], Counter[str]] = {}
+        self._files: dict[tuple[str, int], tuple[BinaryIO, bytearray]] = {}
+        self._counts: Counter[str] = Counter()
 
-    def _read(self, pod: str) -> None:
-        for path in (
-            paths.container_log_path(self.cluster.data_dir, self.namespace, pod, "numa"),
-            paths.previous_container_log_path(self.cluster.data_dir, self.namespace, pod, "numa"),
-        ):
-            with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
-                # Keyed by inode: a restart turns the current file into the previous one and starts a
-                # new one, and a file only grows, so the largest read of each inode is complete.
-                key = (pod, os.fstat(f.fileno()).st_ino)
-                found = Counter(PAYLOAD.findall(f.read().decode(errors="replace")))
-                if sum(found.values()) >= sum(self.seen.get(key, Counter()).values()):
-                    self.seen[key] = found
+    def _open_new(self) -> None:
+        root = paths.pods_dir(self.cluster.data_dir) / self.namespace
+        for path in root.glob(f"{self.prefix}*/numa.log*"):
+            with contextlib.suppress(FileNotFoundError):
+                ino = path.stat().st_ino
+                key = (path.parent.name, ino)
+                if key not in self._files:
+                    f = path.open("rb")
+                    if os.fstat(f.fileno()).st_ino != ino:  # replaced between stat and open
+                        f.close()
+                        continue
+                    self._files[key] = (f, bytearray())
+
+    def _read_all(self) -> None:
+        for f, partial in self._files.values():
+            chunk = f.read()
+            if not chunk:
+                continue
+            partial.extend(chunk)
+            complete, newline, rest = bytes(partial).rpartition(b"\n")
+            if newline:
+                self._counts.update(PAYLOAD.findall(complete.decode(errors="replace")))
+                partial[:] = rest
 
     async def poll(self) -> None:
-        names: set[str] = set()
-        while True:
-            with contextlib.suppress(Exception):  # an API hiccup (the API server is shared) is retried
-                for p in await all_vertex_pods(self.kube, self.namespace):
-                    if p["metadata"]["name"].startswith(self.prefix):
-                        names.add(p["metadata"]["name"])
-            for name in names:
-                self._read(name)
-            await asyncio.sleep(0.1)
+        try:
+            while True:
+                self._open_new()
+                self._read_all()
+                await asyncio.sleep(0.05)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for f, _ in self._files.values():
+            f.close()
+        self._files.clear()
 
     def counts(self) -> Counter[str]:
-        total: Counter[str] = Counter()
-        for found in self.seen.values():
-            total.update(found)
-        return total
+        self._read_all()
+        return Counter(self._counts)
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,6 @@ class LifecycleModel(RuleBasedStateMachine):
         self.replicas: dict[str, int | None] = {name: built_replicas(name) for name in SCALE}
         self.paused_in_full = False
         """The last pause reached Paused (a slow resume then drops every vertex's spec.replicas)."""
-        self.before_slow: dict[str, int | None] | None = None
-        """spec.replicas before a slow resume that has not converged: if a pause overtook it, the
-        controller may never have seen the resume (it is level-triggered), so these still stand."""
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -122,13 +119,8 @@ class LifecycleModel(RuleBasedStateMachine):
     def kube(self) -> KubeClient:
         return KubeClient(self.api)
 
-    def expected(self, replicas: dict[str, int | None] | None = None) -> dict[str, int]:
-        replicas = self.replicas if replicas is None else replicas
-        return {f"pl-{name}": clamp(replicas[name], name) for name in SCALE}
-
-    def alternatives(self) -> list[dict[str, int | None]]:
-        """The spec.replicas the cluster may hold: the model's, or those before an overtaken slow resume."""
-        return [self.replicas] + ([self.before_slow] if self.before_slow is not None else [])
+    def expected(self) -> dict[str, int]:
+        return {f"pl-{name}": clamp(self.replicas[name], name) for name in SCALE}
 
     async def converged(self) -> None:
         """Wait for the model's state on the cluster, then check accounting."""
@@ -151,24 +143,21 @@ class LifecycleModel(RuleBasedStateMachine):
             await until(paused, "Paused with drainedOnPause and no vertex pod", 120)
             self.paused_in_full = True
         else:
-            wants = [self.expected(r) for r in self.alternatives()]
-            want = wants[0]
+            want = self.expected()
 
             async def running() -> bool:
                 pl = await phase_is(kube, ns, "Running")
-                if pl is None or c.KEY_PAUSE_TIMESTAMP in (pl["metadata"].get("annotations") or {}):
-                    return False
-                return any([await every_vertex_ready(kube, ns, w) for w in wants])
+                return (
+                    pl is not None
+                    and c.KEY_PAUSE_TIMESTAMP not in (pl["metadata"].get("annotations") or {})
+                    and await every_vertex_ready(kube, ns, want)
+                )
 
             await until(running, f"Running with every vertex at {want}", 150)
         for v in await vertices_of(kube, ns):
             name = v["metadata"]["name"].removeprefix("pl-")
             want_spec = self.replicas[name]
             have = v["spec"].get("replicas", 1)
-            if self.before_slow is not None:
-                earlier = self.before_slow[name]
-                if have == (1 if earlier is None else earlier):
-                    want_spec = self.replicas[name] = earlier
             if have != (1 if want_spec is None else want_spec):
                 # The autoscaler may bring a spec.replicas outside [min, max] back to the bound (as
                 # NumaFlow's does); anything else is a change nobody asked for.
@@ -181,7 +170,6 @@ class LifecycleModel(RuleBasedStateMachine):
         tally = await self.acct.assert_nothing_lost(f"model step {sum(self.counts.values())}", within=60)
         LifecycleModel.last_tally = tally.line()
         self.settled = True
-        self.before_slow = None
 
     def settle(self) -> None:
         started = time.monotonic()
@@ -298,10 +286,11 @@ class LifecycleModel(RuleBasedStateMachine):
             )
         )
         if slow:
-            self.before_slow = dict(self.replicas)
             self.replicas = dict.fromkeys(SCALE)
         self.desired, self.settled = "Running", False
-        if settle:
+        # A slow resume removes spec.replicas when the controller gets to it: a scale or a pause racing
+        # that removal has no single expected outcome, so a slow resume always converges first.
+        if settle or slow:
             self.settle()
 
     def scale(self, vertex: str, replicas: int) -> None:
