@@ -5,9 +5,10 @@ server-side Tables (the columns `kubectl get` shows), Events of an object, and e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ from numaflux.controller.kube import (
 )
 from numaflux.local import lifecycle as lc
 
-EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE, EXIT_TIMEOUT = 0, 1, 2, 3
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 EVENT_LIMIT = 10
 
@@ -125,6 +126,26 @@ def api_reason(err: ApiException) -> str:
     return str(message or f"API error {err.status} {err.reason}")
 
 
+def resolve_or_exit(name: str) -> KindName:
+    """`resolve_kind`, or exit 1 saying why (before any connection is made)."""
+    try:
+        return resolve_kind(name)
+    except Fail as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_ERROR) from err
+
+
+@contextlib.contextmanager
+def not_found_names(kn: KindName, namespace: str, name: str) -> Iterator[None]:
+    """A 404 from the API inside the block becomes a Fail naming the object."""
+    try:
+        yield
+    except ApiException as err:
+        if is_not_found(err):
+            raise Fail(f"{kn.describe(namespace, name)} not found") from err
+        raise
+
+
 def run(directory: Path | None, body: Callable[[KubeClient], Awaitable[None]], what: str) -> None:
     """Run `body` with a client for the cluster; errors go to stderr naming `what`, and exit non-zero."""
 
@@ -138,7 +159,7 @@ def run(directory: Path | None, body: Callable[[KubeClient], Awaitable[None]], w
     try:
         asyncio.run(session())
     except Fail as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"{'timeout' if err.code == EXIT_TIMEOUT else 'error'}: {err}", err=True)
         raise typer.Exit(err.code) from err
     except ApiException as err:
         typer.echo(f"error: {what}: {api_reason(err)}", err=True)

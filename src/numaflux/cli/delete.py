@@ -5,22 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from numaflux.cli import client
-from numaflux.controller.kube import KubeClient, is_not_found
+from numaflux.controller.kube import KubeClient
 
 KindArg = Annotated[str, typer.Argument(metavar="KIND", help="pipeline|pl, vertex|vtx, pod, isbsvc, …")]
 NameArg = Annotated[str, typer.Argument(metavar="NAME")]
 
 
 async def _delete(kube: KubeClient, kn: client.KindName, namespace: str, name: str) -> None:
-    try:
+    with client.not_found_names(kn, namespace, name):
         await kube.delete(kn.kind, namespace if kn.kind.namespaced else None, name, propagation="Background")
-    except ApiException as err:
-        if is_not_found(err):
-            raise client.Fail(f"{kn.describe(namespace, name)} not found") from err
-        raise
     typer.echo(f"{kn.kind.kind.lower()}/{name} deleted")
 
 
@@ -31,11 +26,7 @@ def delete_command(
 
     Exit codes: 0 deleted; 1 error (unknown kind, not found, API error).
     """
-    try:
-        kn = client.resolve_kind(kind)
-    except client.Fail as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(client.EXIT_ERROR) from err
+    kn = client.resolve_or_exit(kind)
     client.run(directory, lambda kube: _delete(kube, kn, namespace, name), kn.describe(namespace, name))
 
 

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from numaflux.api import constants as c
 from numaflux.cli import client
-from numaflux.controller.kube import JSON, KubeClient, is_not_found
+from numaflux.controller.kube import JSON, KubeClient
 
 KindArg = Annotated[str, typer.Argument(metavar="KIND", help="pipeline|pl, vertex|vtx, pod, isbsvc, …")]
 NameArg = Annotated[str, typer.Argument(metavar="NAME")]
@@ -139,12 +138,8 @@ def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 async def _describe(kube: KubeClient, kn: client.KindName, namespace: str, name: str) -> None:
     ns = namespace if kn.kind.namespaced else None
-    try:
+    with client.not_found_names(kn, namespace, name):
         obj = await kube.get(kn.kind, ns, name)
-    except ApiException as err:
-        if is_not_found(err):
-            raise client.Fail(f"{kn.describe(namespace, name)} not found") from err
-        raise
     events = await client.events_of(kube, namespace, kn.kind.kind, name) if ns else []
     typer.echo("\n".join(render(kn, obj, events, dt.datetime.now(dt.UTC))))
 
@@ -156,11 +151,7 @@ def describe_command(
 
     Exit codes: 0 success; 1 error (unknown kind, not found, API error).
     """
-    try:
-        kn = client.resolve_kind(kind)
-    except client.Fail as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(client.EXIT_ERROR) from err
+    kn = client.resolve_or_exit(kind)
     client.run(directory, lambda kube: _describe(kube, kn, namespace, name), kn.describe(namespace, name))
 
 

@@ -15,30 +15,22 @@ from typing import Annotated, TypeVar
 import aiohttp
 import nats.errors
 import typer
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.config import ConfigException
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.table import Table
 
-from numaflux.controller.kube import JSON, PIPELINE, KubeClient, is_not_found
+from numaflux.cli import client
+from numaflux.cli.client import EXIT_TIMEOUT, DirOpt, Fail
+from numaflux.controller.kube import JSON, PIPELINE, KubeClient
 from numaflux.isb.info import BufferInfo
 from numaflux.local import lifecycle as lc
 
-EXIT_OK, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 3
 POLL = 0.5
 PLAIN_EVERY = 2.0
 PAUSE_MARGIN = 30.0
 RESUME_TIMEOUT = 120.0
 
 NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="namespace of the pipeline")]
-DirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir",
-        help="local cluster state directory (default: $NUMAFLUX_DIR or ~/.numaflux/local, else $KUBECONFIG)",
-    ),
-]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="wait until done, showing progress")]
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", help="seconds to wait with --wait (exit 3 when exceeded)")
@@ -50,36 +42,10 @@ T = TypeVar("T")
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError)
 
 
-class Fail(Exception):
-    """Stop with an exit code and a message for stderr."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def _run(directory: Path | None, body: Callable[[KubeClient], Awaitable[None]], what: str) -> None:
-    async def session() -> None:
-        api = await lc.open_client(directory)
-        try:
-            await body(KubeClient(api))
-        finally:
-            await api.close()
-
     # the progress shows "buffers unavailable"; nats reconnect chatter would only bury it
     logging.getLogger("numaflux.isb.connection").setLevel(logging.ERROR)
-    try:
-        asyncio.run(session())
-    except Fail as err:
-        typer.echo(f"error: {err}" if err.code == EXIT_ERROR else f"timeout: {err}", err=True)
-        raise typer.Exit(err.code) from err
-    except ApiException as err:
-        reason = "not found" if is_not_found(err) else f"API error {err.status} {err.reason}"
-        typer.echo(f"error: {what}: {reason}", err=True)
-        raise typer.Exit(EXIT_ERROR) from err
-    except (ConfigException, OSError, aiohttp.ClientError, TimeoutError) as err:
-        typer.echo(f"error: {what}: cannot reach the cluster: {err}", err=True)
-        raise typer.Exit(EXIT_ERROR) from err
+    client.run(directory, body, what)
 
 
 async def _retrying(fetch: Callable[[], Awaitable[T]], deadline: float, clock: Callable[[], float]) -> T:
@@ -178,9 +144,9 @@ async def _pause(
                     break
                 if clock() >= deadline:
                     raise Fail(
-                        EXIT_TIMEOUT,
                         f"{_what(namespace, name)} not Paused within {limit:g}s "
                         f"(phase {lc.phase(pl)}; buffers: {_buffers_plain(infos) or 'unknown'})",
+                        EXIT_TIMEOUT,
                     )
                 await asyncio.sleep(POLL)
     finally:
@@ -222,9 +188,9 @@ async def _resume(
             if clock() >= deadline:
                 waiting = [f"{r.name} ready {r.ready}/{r.desired}" for r in rows if not r.settled_running]
                 raise Fail(
-                    EXIT_TIMEOUT,
                     f"{_what(namespace, name)} not Running with every vertex ready within {limit:g}s "
                     f"(phase {lc.phase(pl)}; waiting for: {', '.join(waiting) or 'pause marker removal'})",
+                    EXIT_TIMEOUT,
                 )
             await asyncio.sleep(POLL)
     typer.echo("Running; every vertex ready at its target:")
