@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from numaflux.controller.vertex.orchestrate import is_ready as ready
+from numaflux.kubelet.adopted import find_leftovers
+from numaflux.local import cluster, supervisor
+from numaflux.local.run import start_cluster
 
 T = TypeVar("T")
 
-__all__ = ["ready", "until"]
+__all__ = ["local_cluster", "ready", "until"]
 
 
 async def until(
@@ -25,3 +34,22 @@ async def until(
             return value
         await asyncio.sleep(interval)
     raise TimeoutError(f"{what}: not within {within:g}s")
+
+
+@contextlib.contextmanager
+def local_cluster(prefix: str) -> Iterator[Path]:
+    """A local cluster (API server, kubelet, controllers) in a fresh directory; yields its data dir, then
+    stops every component and any pod process left behind, and removes the directory."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    data = tmp / "local"
+    try:
+        start_cluster(data)
+        yield data
+    finally:
+        for component in reversed(cluster.components(data)):
+            supervisor.stop(data, component.name)
+        for processes in find_leftovers(data).values():
+            for leftover in processes.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(leftover.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -25,10 +25,7 @@ import itertools
 import math
 import os
 import platform
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,12 +33,9 @@ from typing import TypeVar
 
 import aiohttp
 
-from benchmarks._common import ready
+from benchmarks._common import local_cluster, ready
 from benchmarks._common import until as _until
 from numaflux.controller.kube import EVENT, ISB_SERVICE, JSON, PIPELINE, POD, VERTEX, KubeClient
-from numaflux.kubelet.adopted import find_leftovers
-from numaflux.local import cluster, supervisor
-from numaflux.local.run import start_cluster
 
 T = TypeVar("T")
 
@@ -285,19 +279,8 @@ def main() -> None:
     hold = float(os.environ.get("NUMAFLUX_BENCH_HOLD", "120"))
     stable = float(os.environ.get("NUMAFLUX_BENCH_STABLE", "45"))
     os.environ["NUMAFLUX_SCALE_INTERVAL"] = INTERVAL
-    tmp = Path(tempfile.mkdtemp(prefix="numaflux-bench-autoscale-"))
-    DATA = tmp / "local"
-    try:
-        start_cluster(DATA)
+    with local_cluster("numaflux-bench-autoscale-") as DATA:
         results = asyncio.run(measure(rate, hold, stable))
-    finally:
-        for component in reversed(cluster.components(DATA)):
-            supervisor.stop(DATA, component.name)
-        for processes in find_leftovers(DATA).values():
-            for leftover in processes.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(leftover.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
     print(
         f"\nautoscale ({platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"visit interval {INTERVAL}s, stable = unchanged {stable:g}s)"

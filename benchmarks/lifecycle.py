@@ -20,11 +20,8 @@ import asyncio
 import contextlib
 import os
 import platform
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,13 +29,10 @@ from typing import TypeVar
 
 import aiohttp
 
-from benchmarks._common import ready
+from benchmarks._common import local_cluster, ready
 from benchmarks._common import until as _until
 from numaflux.controller.kube import ISB_SERVICE, JSON, PIPELINE, POD, VERTEX, KubeClient
-from numaflux.kubelet.adopted import find_leftovers
-from numaflux.local import cluster, supervisor
 from numaflux.local import lifecycle as lc
-from numaflux.local.run import start_cluster
 
 T = TypeVar("T")
 
@@ -258,19 +252,8 @@ def main() -> None:
     global DATA
     backlog = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10000
     rounds = int(os.environ.get("NUMAFLUX_BENCH_ROUNDS", "3"))
-    tmp = Path(tempfile.mkdtemp(prefix="numaflux-bench-lifecycle-"))
-    DATA = tmp / "local"
-    try:
-        start_cluster(DATA)
+    with local_cluster("numaflux-bench-lifecycle-") as DATA:
         out = asyncio.run(measure(backlog, rounds))
-    finally:
-        for component in reversed(cluster.components(DATA)):
-            supervisor.stop(DATA, component.name)
-        for processes in find_leftovers(DATA).values():
-            for leftover in processes.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(leftover.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
 
     def med(key: str) -> float:
         return statistics.median(out[key])
