@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from numaflux.kubelet import agent, paths
@@ -144,3 +144,17 @@ class Cluster:
         mount_points = MountPoints(paths.mount_points_path(self.data_dir))
         for uid in mount_points.users():
             mount_points.release(uid)
+
+
+@contextlib.contextmanager
+def leading_manager(cluster: Cluster) -> Iterator[Process]:
+    """A leading controller manager; stopped with SIGTERM, which must exit 0 and remove the ready file."""
+    cluster.ready_file.unlink(missing_ok=True)
+    proc = cluster.controller()
+    try:
+        wait_for(cluster.ready_file.exists, "controller ready")
+        yield proc
+    finally:
+        if proc.running():
+            assert proc.terminate() == 0, proc.output()[-3000:]
+            assert not cluster.ready_file.exists()

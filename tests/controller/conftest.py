@@ -11,7 +11,7 @@ from kubernetes_asyncio import config
 
 from numaflux.controller.kube import KubeClient
 
-from .cluster import Cluster, Process, wait_for
+from .cluster import Cluster, Process, leading_manager
 
 
 @pytest.fixture(scope="session")
@@ -25,16 +25,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 def manager(cluster: Cluster) -> Iterator[Process]:
-    """A leading controller manager; stopped with SIGTERM, which must exit 0 and remove the ready file."""
-    cluster.ready_file.unlink(missing_ok=True)
-    proc = cluster.controller()
-    try:
-        wait_for(cluster.ready_file.exists, "controller ready")
+    """A leading controller manager for the test (see `leading_manager`)."""
+    with leading_manager(cluster) as proc:
         yield proc
-    finally:
-        if proc.running():
-            assert proc.terminate() == 0, proc.output()[-3000:]
-            assert not cluster.ready_file.exists()
 
 
 @pytest_asyncio.fixture(loop_scope="function")

@@ -17,7 +17,7 @@ import pytest
 from numaflux.controller.kube import EVENT, JSON, PIPELINE, VERTEX, KubeClient
 
 from .accounting import Accounting
-from .cluster import Cluster, Process, wait_for
+from .cluster import Cluster, Process, leading_manager
 from .helpers import until
 from .test_pipeline_e2e import create_isb, isb_url
 
@@ -46,14 +46,8 @@ LINE = re.compile(r"msg=autoscaler (skipped|scaled) (.*)$", re.M)
 def scaling_manager(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Process]:
     """A leading controller manager whose autoscaler visits each vertex every second."""
     monkeypatch.setenv("NUMAFLUX_SCALE_INTERVAL", "1")
-    cluster.ready_file.unlink(missing_ok=True)
-    proc = cluster.controller()
-    try:
-        wait_for(cluster.ready_file.exists, "controller ready")
+    with leading_manager(cluster) as proc:
         yield proc
-    finally:
-        if proc.running():
-            assert proc.terminate() == 0, proc.output()[-3000:]
 
 
 def slow_udf(seconds: float, *, startup: float = 0, serial: bool = True) -> JSON:
