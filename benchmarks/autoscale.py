@@ -58,8 +58,6 @@ def pipeline() -> JSON:
     daemon_env = [
         {"name": "NUMAFLUX_DAEMON_SCRAPE_INTERVAL", "value": "1"},
         {"name": "NUMAFLUX_DAEMON_DISCOVERY_INTERVAL", "value": "2"},
-        # keep the rate window at lookbackSeconds (after the idle start it would stretch to a minute)
-        {"name": "NUMAFLUX_DAEMON_LOOKBACK_INTERVAL", "value": "3600"},
     ]
     return {
         "metadata": {"name": PL, "namespace": NS},

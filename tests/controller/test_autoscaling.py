@@ -27,8 +27,6 @@ FAST_DAEMON = {
         "env": [
             {"name": "NUMAFLUX_DAEMON_SCRAPE_INTERVAL", "value": "1"},
             {"name": "NUMAFLUX_DAEMON_DISCOVERY_INTERVAL", "value": "1"},
-            # keep the rate window at the spec's lookback (it would stretch to a minute after idling)
-            {"name": "NUMAFLUX_DAEMON_LOOKBACK_INTERVAL", "value": "3600"},
         ]
     }
 }

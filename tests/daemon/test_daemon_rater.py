@@ -13,6 +13,7 @@ from numaflux.daemon.rater import (
     calculate_pending,
     calculate_rate,
     find_start_index,
+    longest_unchanged_seconds,
     next_lookback,
 )
 
@@ -120,10 +121,46 @@ def test_dynamic_lookback_rises_to_the_longest_idle_period_rounded_up_to_a_minut
     assert next_lookback(q, [P], current=120, configured=120, now=360) == 180.0
 
 
+def _with_pending(snapshots: list[Snapshot], pending: int) -> list[Snapshot]:
+    for snap in snapshots:
+        snap.pending[P] = pending
+    return snapshots
+
+
+def test_dynamic_lookback_rises_only_for_a_period_with_messages_waiting() -> None:
+    values = {t: float(t) for t in range(0, 361, 5) if not 100 < t < 250}
+    # The same 150 s without reads: nothing pending (idle) keeps the lookback, messages pending raise it.
+    idle = _with_pending(_counting(values, 360), 0)
+    assert next_lookback(idle, [P], current=120, configured=120, now=360) == 120.0
+    slow = _with_pending(_counting(values, 360), 7)
+    assert next_lookback(slow, [P], current=120, configured=120, now=360) == 180.0
+
+
+def test_an_idle_spell_ends_the_count_and_waiting_starts_it_again() -> None:
+    values = {t: float(t) for t in range(0, 361, 5) if not 100 < t < 250}
+    q = _counting(values, 360)
+    for snap in q:  # idle from 100 to 180, then 70 s with messages waiting and no reads
+        snap.pending[P] = 0 if 100 <= snap.timestamp <= 180 else 4
+    assert next_lookback(q, [P], current=120, configured=120, now=360) == 120.0
+    assert longest_unchanged_seconds(q, 0, len(q) - 1, P) == 70.0
+
+
+def test_a_spell_at_zero_pods_is_idle_whatever_was_pending() -> None:
+    q = [Snapshot(t, {"cat-0": {P: float(t)}} if not 100 < t < 250 else {}) for t in range(0, 361, 5)]
+    assert next_lookback(q, [P], current=120, configured=120, now=360) == 120.0
+
+
 def test_dynamic_lookback_falls_back_but_never_below_the_configured_value() -> None:
     q = _counting({t: float(t) for t in range(0, 541, 5)}, 540)  # changes every 5 s → 60 s after rounding
     assert next_lookback(q, [P], current=180, configured=120, now=540) == 120.0
     assert next_lookback(q, [P], current=180, configured=30, now=540) == 60.0
+
+
+def test_a_lookback_under_a_minute_is_not_raised_by_the_gap_between_two_reads() -> None:
+    q = _counting({t: float(t) for t in range(0, 61, 5)}, 60)  # a read every 5 s, lookback 10 s
+    assert next_lookback(q, [P], current=10, configured=10, now=60) == 10.0
+    q = _counting({0: 0.0, 5: 1.0, 35: 2.0, 60: 3.0}, 65)  # 25 s without a read in the last 30 s
+    assert next_lookback(q, [P], current=10, configured=10, now=65) == 60.0
 
 
 def test_dynamic_lookback_is_capped_at_600_seconds() -> None:

@@ -93,13 +93,20 @@ def calculate_pending(snapshots: Sequence[Snapshot], lookback: float, partition:
 
 
 def longest_unchanged_seconds(snapshots: Sequence[Snapshot], start: int, end: int, partition: str) -> float:
-    """Longest time between two consecutive changes of `partition`'s total read count in [start, end)."""
+    """Longest time between two consecutive changes of `partition`'s total read count in [start, end),
+    counting only while messages were waiting.
+
+    A snapshot that saw nothing pending, or no pod at all, restarts the count: a vertex that reads nothing
+    because nothing arrives (or no replica runs) is idle, not slow. NumaFlow counts idle time too, so after
+    a quiet spell its lookback stretches towards 600 s, the first rates of the next burst are averaged over
+    the quiet, and the autoscaler swings between min and max. Snapshots without a pending sample (but
+    with pods) count as waiting."""
     longest = 0.0
     last_value: float | None = None
     last_change = 0.0
     for s in snapshots[start:end]:
         value = s.partition_total(partition)
-        if last_value is None:
+        if last_value is None or not s.reads or s.pending.get(partition) == 0:
             last_value, last_change = value, s.timestamp
         elif value != last_value:
             longest = max(longest, s.timestamp - last_change)
@@ -118,7 +125,9 @@ def next_lookback(
     """The dynamic lookback after one update, or `current` when there is not enough data.
 
     Looks at the last `3 * current` seconds for the longest period in which a partition's read count did
-    not change, rounded up to a whole minute; rises to at most `cap`, falls to no less than `configured`.
+    not change while messages were pending; when that is longer than `current`, the new value is it rounded
+    up to a whole minute, at most `cap`; when it rounds below `current`, it falls to no less than
+    `configured`.
     """
     start = find_start_index(snapshots, 3 * current, now)
     if start is None:
@@ -126,7 +135,9 @@ def next_lookback(
     end = len(snapshots) - 1
     longest = max((longest_unchanged_seconds(snapshots, start, end, p) for p in partitions), default=0.0)
     rounded = 60.0 * math.ceil(longest / 60.0)
-    if rounded > current:
+    # NumaFlow compares the rounded value, so with a lookback under a minute any pause between two reads
+    # (one scrape interval) would raise it to 60 s.
+    if longest > current:
         return min(cap, rounded)
     if rounded < current:
         return max(rounded, configured)

@@ -146,9 +146,15 @@ class Scraper:
         return stamp
 
     def update_lookbacks(self, now: float | None = None) -> dict[str, float]:
-        """Apply the dynamic lookback rule to every vertex."""
+        """Apply the dynamic lookback rule to every vertex; a change is logged."""
         stamp = self.clock() if now is None else now
-        return {name: r.update_lookback(stamp) for name, r in self.rates.items()}
+        out: dict[str, float] = {}
+        for name, rates in self.rates.items():
+            before = rates.lookback
+            out[name] = rates.update_lookback(stamp)
+            if out[name] != before:
+                log.info("vertex %s: rate lookback %.0fs -> %.0fs", name, before, out[name])
+        return out
 
     def vertex_metrics(self, vertex: str, now: float | None = None) -> list[PartitionMetrics]:
         """Rates and pendings per partition of `vertex` (KeyError if it is not a vertex of the pipeline)."""
