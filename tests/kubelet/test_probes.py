@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from numaflux.kubelet.node import Kubelet
 
-from .helpers import POD_IP_ENV, condition, container_status, eventually, pod, python
+from .helpers import POD_IP_ENV, SERVE_HTTP, condition, container_status, eventually, pod, python
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,6 +65,24 @@ async def test_an_https_probe_on_a_named_port_accepts_a_self_signed_certificate(
     p = pod("secure", [python("numa", SERVE_HTTPS, env=env, ports=ports, readinessProbe=probe)])
     kubelet.sync_pod(p)
     await eventually(lambda: condition(kubelet, p, "Ready") == "True")
+
+
+async def test_a_container_not_yet_ready_is_seen_ready_before_its_next_scheduled_probe(
+    kubelet: Kubelet,
+) -> None:
+    # The scheduled probe at start fails (nothing listens for a second) and the next is 60 s away: the
+    # container turns Ready from a peek; failed peeks were not counted, the one failed run was.
+    code = "import time; time.sleep(1); exec(compile(SERVE, 'serve', 'exec'))"
+    env = [POD_IP_ENV, {"name": "SERVE", "value": SERVE_HTTP}]
+    probe = {"httpGet": {"path": "/", "port": 2469}, "periodSeconds": 60, "failureThreshold": 50}
+    p = pod(
+        "peeked",
+        [python("numa", "import os; SERVE = os.environ['SERVE']; " + code, env=env, readinessProbe=probe)],
+    )
+    runtime = kubelet.sync_pod(p)
+    await eventually(lambda: condition(kubelet, p, "Ready") == "True", within=40)
+    readiness = runtime.mains[0].readiness
+    assert (readiness.result, readiness.successes) == (True, 1)
 
 
 async def test_an_http_error_status_fails_the_probe(kubelet: Kubelet, tmp_path: Path) -> None:

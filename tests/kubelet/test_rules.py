@@ -87,6 +87,22 @@ def test_probes_wait_for_the_initial_delay_then_run_every_period() -> None:
     assert probes.next_due(settings, state, 100) == 107
 
 
+def test_readiness_is_peeked_at_between_runs_only_until_the_container_is_first_ready() -> None:
+    settings = probes.ProbeSettings({"initialDelaySeconds": 2, "periodSeconds": 10})
+    state = probes.initial_state("readiness")
+    assert not probes.peek_due(settings, state, 100, now=101, last_peek=None, ever_ready=False)  # delay
+    assert not probes.peek_due(settings, state, 100, now=102, last_peek=None, ever_ready=False)  # run due
+    state = probes.record(settings, state, False, now=102)
+    assert probes.peek_due(settings, state, 100, now=102.1, last_peek=None, ever_ready=False)
+    assert not probes.peek_due(settings, state, 100, now=102.15, last_peek=102.1, ever_ready=False)
+    assert probes.peek_due(settings, state, 100, now=102.2, last_peek=102.1, ever_ready=False)
+    assert not probes.peek_due(settings, state, 100, now=112, last_peek=111.9, ever_ready=False)  # run due
+    # Once ready (and later not), only scheduled runs; never with a success threshold above 1.
+    assert not probes.peek_due(settings, state, 100, now=102.5, last_peek=None, ever_ready=True)
+    two = probes.ProbeSettings({"periodSeconds": 10, "successThreshold": 2})
+    assert not probes.peek_due(two, state, 100, now=102.5, last_peek=None, ever_ready=False)
+
+
 def test_probe_defaults_are_the_kubernetes_ones() -> None:
     settings = probes.ProbeSettings({})
     assert (settings.initial_delay, settings.period, settings.timeout) == (0, 10, 1)

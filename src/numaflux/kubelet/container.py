@@ -356,6 +356,9 @@ class ContainerRunner:
         if not active:
             return
         states = {kind: probes.initial_state(kind) for kind, _ in active}
+        settings_of = dict(active)
+        last_peek: float | None = None
+        ever_ready = False
         while process.returncode is None:
             now = time.monotonic()
             for kind, settings in active:
@@ -363,10 +366,17 @@ class ContainerRunner:
                     continue
                 if kind == "startup" and self.started:
                     continue
-                if not probes.is_due(settings, states[kind], started, now):
+                peek = kind == "readiness" and probes.peek_due(
+                    settings, states[kind], started, now, last_peek, ever_ready
+                )
+                if not peek and not probes.is_due(settings, states[kind], started, now):
                     continue
+                spec = settings.spec
+                if peek:
+                    last_peek = now
+                    spec = {**spec, "timeoutSeconds": 1}  # a peek must not hold up the scheduled probes
                 ok, message = await probing.attempt(
-                    settings.spec,
+                    spec,
                     self.spec,
                     self.ctx.pod_ip,
                     env,
@@ -374,6 +384,8 @@ class ContainerRunner:
                     workdir,
                     sandbox.pod_hostname(self.ctx.name),
                 )
+                if peek and not ok:
+                    continue
                 before = states[kind].result
                 states[kind] = probes.record(settings, states[kind], ok, time.monotonic())
                 if not ok:
@@ -381,6 +393,7 @@ class ContainerRunner:
                     self.ctx.event("Warning", "Unhealthy", text, self._field_path())
                 if kind == "readiness":
                     self.readiness = states[kind]
+                    ever_ready = ever_ready or states[kind].result is True
                     if before != states[kind].result:
                         self.ctx.notify()
                 elif kind == "startup" and states[kind].result is True:
@@ -396,6 +409,9 @@ class ContainerRunner:
                 if (kind == "startup") != self.started
             ]
             wait = min(pending) - time.monotonic() if pending else 1.0
+            readiness = settings_of.get("readiness")
+            if readiness is not None and self.started and probes.peeks(readiness, ever_ready):
+                wait = min(wait, probes.READINESS_PEEK_SECONDS)
             await asyncio.sleep(min(max(wait, 0.05), 1.0))
 
     async def _kill_unhealthy(

@@ -75,6 +75,37 @@ def next_due(settings: ProbeSettings, state: ProbeState, container_started: floa
     return max(first, state.last_run + settings.period)
 
 
+READINESS_PEEK_SECONDS = 0.1
+"""Between scheduled readiness probes of a container that has not been ready yet, how often to peek."""
+
+
+def peeks(settings: ProbeSettings, ever_ready: bool) -> bool:
+    """Whether a readiness probe is peeked at between its scheduled runs.
+
+    Until a container is first ready it is also checked every ``READINESS_PEEK_SECONDS``: with
+    ``periodSeconds`` 1 a pod waited half a second on average after it could serve, and a resumed pipeline
+    waits for all of its pods. A peek that passes is recorded like a scheduled run (ready at once); one that
+    fails is neither counted nor reported, so failure thresholds and Unhealthy events stay Kubernetes'
+    own. Only with ``successThreshold`` 1, where one pass decides."""
+    return not ever_ready and settings.success_threshold == 1
+
+
+def peek_due(
+    settings: ProbeSettings,
+    state: ProbeState,
+    container_started: float,
+    now: float,
+    last_peek: float | None,
+    ever_ready: bool,
+) -> bool:
+    """Whether to peek now (see ``peeks``): not before the initial delay, not when a run is due anyway."""
+    if not peeks(settings, ever_ready) or now < container_started + settings.initial_delay:
+        return False
+    if is_due(settings, state, container_started, now):
+        return False
+    return last_peek is None or now >= last_peek + READINESS_PEEK_SECONDS
+
+
 def record(settings: ProbeSettings, state: ProbeState, success: bool, now: float) -> ProbeState:
     """State after one probe run."""
     if success:
