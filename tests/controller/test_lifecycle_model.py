@@ -132,6 +132,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 pl = await phase_is(kube, ns, "Paused")
                 return (
                     pl is not None
+                    and seen(pl)
                     and pl["status"].get("drainedOnPause") is True
                     and all(
                         v["spec"]["lifecycle"].get("desiredPhase") == "Paused"
@@ -149,6 +150,7 @@ class LifecycleModel(RuleBasedStateMachine):
                 pl = await phase_is(kube, ns, "Running")
                 return (
                     pl is not None
+                    and seen(pl)
                     and c.KEY_PAUSE_TIMESTAMP not in (pl["metadata"].get("annotations") or {})
                     and await every_vertex_ready(kube, ns, want)
                 )
@@ -345,6 +347,13 @@ class LifecycleModel(RuleBasedStateMachine):
         self.counts["nats restart"] += 1
         self.run(restart_nats_server(self.kube, self.namespace))
         self.settle()
+
+
+def seen(pl: JSON) -> bool:
+    """Whether the Pipeline controller has acted on the pipeline's latest spec: a spec update while
+    Paused leaves the phase Paused, so the phase alone would pass before the update reached the vertices."""
+    generation = pl["metadata"].get("generation")
+    return (pl.get("status") or {}).get("observedGeneration") == generation
 
 
 async def _gone(kube: KubeClient, ns: str) -> bool:
