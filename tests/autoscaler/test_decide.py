@@ -1,4 +1,5 @@
-"""The autoscaler's decision: NumaFlow's formula vectors, the visit's skip rules, and the three fixes."""
+"""The autoscaler's decision: NumaFlow's formula vectors, the visit's skip rules, the three fixes and the
+capacity floor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from hypothesis import strategies as st
 from numaflux.api import Pipeline, Vertex
 from numaflux.controller.autoscaler.decide import (
     BackPressure,
+    Capacity,
+    Decision,
+    LoadHistory,
     Model,
     Observed,
     PartitionLoad,
@@ -19,6 +23,8 @@ from numaflux.controller.autoscaler.decide import (
     back_pressure,
     decide,
     desired_replicas,
+    learn,
+    replica_seconds,
     round_half_away,
 )
 from numaflux.isb.info import BufferInfo
@@ -306,6 +312,131 @@ def test_back_pressure_is_direct_or_downstream_and_ignores_discarding_edges() ->
     assert seen("a", drop=80) == (False, False, None, 0)
 
 
+# The benchmark's UDF: at most 10 msg/s per replica, input 35 msg/s.
+FLOOR_SCALE = {
+    "min": 1,
+    "max": 8,
+    "lookbackSeconds": 10,
+    "targetProcessingSeconds": 5,
+    "scaleUpCooldownSeconds": 5,
+    "scaleDownCooldownSeconds": 5,
+}
+
+
+def visit(
+    v: Vertex, rate: float, pending: int, history: LoadHistory | None, at: datetime, **kw: Any
+) -> tuple[Decision, LoadHistory]:
+    """One visit: the decision and the load history after it (what the scaler keeps per vertex)."""
+    obs = Observed(v, "Running", at, partitions=[PartitionLoad(rate, pending)], history=history, **kw)
+    d = decide(obs)
+    return d, learn(history, obs, d)
+
+
+def saturated_at_three(at: datetime = NOW) -> LoadHistory:
+    """Visits every 2 s for 12 s at 3 replicas processing 30 msg/s, with the backlog growing 5 msg/s."""
+    history = None
+    for k in range(7):
+        t = at - timedelta(seconds=12 - 2 * k)
+        d, history = visit(vertex(replicas=3, scale=FLOOR_SCALE), 30.0, 200 + 10 * k, history, t)
+        assert d.formula is not None and d.formula >= 4  # NumaFlow's formula asks for more
+        if k < 5:  # the backlog has been seen for less than a lookback window (10 s)
+            assert history.capacity is None
+    assert history is not None
+    return history
+
+
+def test_the_capacity_floor_stops_the_drain_and_fall_cycle_and_lets_an_idle_vertex_go_to_min() -> None:
+    history = saturated_at_three()
+    assert history.capacity == Capacity(10.0, 3, NOW, None)
+    assert (history.pending, history.backlog_since) == (260, NOW - timedelta(seconds=12))
+    # at 7 replicas the backlog has drained: NumaFlow's formula asks for 1, the rate needs 4
+    t = NOW + timedelta(seconds=30)
+    seven, history = visit(vertex(replicas=7, scale=FLOOR_SCALE), 35.0, 0, history, t)
+    assert (seven.formula, seven.floor, seven.replicas) == (1, 4, 5)
+    assert (seven.reason, seven.model, seven.capacity) == ("ScaleDown", Model.CAPACITY_FLOOR, 10.0)
+    assert "formula=1 floor=4 capacity=10.00/s" in seven.summary()
+    assert "the rate needs 4 at 10.00/s per replica (measured at 3 replicas)" in seven.summary()
+    assert history.capacity == Capacity(10.0, 3, NOW, None) and history.backlog_since is None
+    five, history = visit(vertex(replicas=5, scale=FLOOR_SCALE), 35.0, 0, history, t)
+    assert (five.replicas, five.model) == (4, Model.CAPACITY_FLOOR)
+    four, history = visit(vertex(replicas=4, scale=FLOOR_SCALE), 35.0, 3, history, t)
+    assert (four.replicas, four.skip, four.formula, four.floor) == (None, Skip.CAPACITY_FLOOR, 1, 4)
+    # the floor follows the rate down, and a rate of 0 takes the vertex to min
+    less, history = visit(vertex(replicas=4, scale=FLOOR_SCALE), 15.0, 0, history, t)
+    assert (less.floor, less.replicas, less.model) == (2, 2, Model.CAPACITY_FLOOR)
+    idle, history = visit(vertex(replicas=4, scale=FLOOR_SCALE), 0.0, 0, history, t)
+    assert (idle.floor, idle.replicas, idle.model) == (1, 2, Model.IDLE)
+    last, _ = visit(vertex(replicas=2, scale={**FLOOR_SCALE, "min": 0}), 0.0, 0, history, t)
+    assert (last.floor, last.replicas) == (0, 0)
+    # without a capacity it is NumaFlow's behaviour
+    plain, _ = visit(vertex(replicas=7, scale=FLOOR_SCALE), 35.0, 0, None, t)
+    assert (plain.floor, plain.replicas, plain.model) == (None, 5, Model.PROCESSING_TIME)
+
+
+def test_a_capacity_is_measured_only_while_the_replicas_are_saturated() -> None:
+    t = NOW + timedelta(seconds=30)
+    # a draining backlog (pending fell since the previous visit) is not saturation
+    history = LoadHistory(300, NOW - timedelta(seconds=20))
+    d, drained = visit(vertex(replicas=3, scale=FLOOR_SCALE), 30.0, 290, history, t)
+    assert d.formula is not None and d.formula >= 3 and drained.capacity is None
+    assert (drained.pending, drained.backlog_since) == (290, history.backlog_since)
+    _, grew = visit(vertex(replicas=3, scale=FLOOR_SCALE), 30.0, 300, history, t)
+    assert grew.capacity == Capacity(10.0, 3, t, None)
+    # a backlog the formula finds too small for the replicas: they may have waited for messages
+    _, small = visit(vertex(replicas=7, scale=FLOOR_SCALE), 35.0, 40, LoadHistory(30, NOW), t)
+    assert small.capacity is None
+    # a backlog seen for less than a lookback window: the window may hold idle time
+    _, young = visit(vertex(replicas=3, scale=FLOOR_SCALE), 30.0, 300, LoadHistory(200, t), t)
+    assert young.capacity is None
+    # replicas not all ready, a full buffer downstream, the vertex's rate limit
+    _, starting = visit(vertex(replicas=3, ready=2, scale=FLOOR_SCALE), 20.0, 300, history, t)
+    assert starting.capacity is None
+    full = BackPressure(False, True, "b")
+    _, held = visit(vertex(replicas=3, scale=FLOOR_SCALE), 30.0, 300, history, t, back_pressure=full)
+    assert held.capacity is None
+    limited = vertex(replicas=3, scale=FLOOR_SCALE, limits={"rateLimit": {"max": 30}})
+    _, capped = visit(limited, 30.0, 300, history, t)
+    assert capped.capacity is None
+    # inside the rate window of the last scale nothing is measured (nor decided)
+    recent = vertex(replicas=3, scale=FLOOR_SCALE, last_scaled_at="2026-01-01T12:00:25Z")
+    d, spans = visit(recent, 30.0, 300, history, t)
+    assert d.skip is Skip.RATE_WINDOW and spans.capacity is None and spans.pending == 300
+
+
+def test_replicas_that_became_ready_inside_the_window_count_from_then() -> None:
+    # 1 → 3 replicas; the two new ones were ready 4 s before the visit: 10 + 2 * 4 = 18 replica-seconds
+    assert replica_seconds(3, None, NOW, 10) == 30  # unknown: ready for the whole window
+    assert replica_seconds(3, [NOW - timedelta(seconds=4)], NOW, 10) == 24
+    ready_at = [NOW - timedelta(seconds=60), NOW - timedelta(seconds=4), NOW - timedelta(seconds=4)]
+    assert replica_seconds(3, ready_at, NOW, 10) == 18
+    assert replica_seconds(2, ready_at, NOW, 10) == 8  # the newest `ready` pods
+    t = NOW + timedelta(seconds=30)
+    at = [t - timedelta(seconds=60), t - timedelta(seconds=4), t - timedelta(seconds=4)]
+    history = LoadHistory(290, NOW - timedelta(seconds=20))
+    _, h = visit(vertex(replicas=3, scale=FLOOR_SCALE), 18.0, 300, history, t, ready_at=at)
+    assert h.capacity == Capacity(10.0, 3, t, None)
+
+
+def test_a_capacity_is_replaced_by_a_newer_one_and_forgotten_after_its_time_or_a_rollout() -> None:
+    history = saturated_at_three()
+    # a newer saturated visit replaces it, up as well as down
+    t = NOW + timedelta(seconds=40)
+    newer = LoadHistory(290, NOW + timedelta(seconds=20), history.capacity)
+    _, faster = visit(vertex(replicas=4, scale=FLOOR_SCALE), 60.0, 400, newer, t)
+    assert faster.capacity == Capacity(15.0, 4, t, None)
+    # a capacity older than max(600 s, 30 lookbacks) is forgotten: NumaFlow's behaviour again
+    late = NOW + timedelta(seconds=600)
+    d, forgot = visit(vertex(replicas=7, scale=FLOOR_SCALE), 35.0, 0, history, late)
+    assert (d.floor, d.replicas, forgot.capacity) == (None, 5, None)
+    early = NOW + timedelta(seconds=599)
+    assert visit(vertex(replicas=7, scale=FLOOR_SCALE), 35.0, 0, history, early)[0].floor == 4
+    # measured on other pods (a rollout since): forgotten
+    rolled = vertex(replicas=7, scale=FLOOR_SCALE)
+    rolled.get_status().current_hash = "new"
+    d, forgot = visit(rolled, 35.0, 0, history, early)
+    assert (d.floor, d.replicas, forgot.capacity) == (None, 5, None)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     kind=st.sampled_from(["source", "udf", "sink"]),
@@ -318,6 +449,7 @@ def test_back_pressure_is_direct_or_downstream_and_ignores_discarding_edges() ->
     parts=st.lists(st.tuples(st.floats(0, 1e5), st.integers(0, 10**6)), min_size=1, max_size=4),
     ack=st.integers(0, 1000),
     pressure=st.sampled_from([BackPressure(), BackPressure(False, True, "b"), BackPressure(True, True, "b")]),
+    capacity=st.none() | st.floats(0.001, 1e5),
 )
 def test_a_decision_stays_in_min_max_and_moves_at_most_a_step(
     kind: str,
@@ -330,6 +462,7 @@ def test_a_decision_stays_in_min_max_and_moves_at_most_a_step(
     parts: list[tuple[float, int]],
     ack: int,
     pressure: BackPressure,
+    capacity: float | None,
 ) -> None:
     hi = lo + span
     scale = {"min": lo, "max": hi, "replicasPerScaleUp": up, "replicasPerScaleDown": down}
@@ -342,9 +475,15 @@ def test_a_decision_stays_in_min_max_and_moves_at_most_a_step(
         partitions=[PartitionLoad(r, p) for r, p in parts],
         buffers=[buf(sum(p for _, p in parts), ack)],
         back_pressure=pressure,
+        history=None if capacity is None else LoadHistory(capacity=Capacity(capacity, 1, NOW)),
     )
     d = decide(obs)
     if d.replicas is not None:
         assert lo <= d.replicas <= hi
         if d.model is not Model.OUT_OF_RANGE:
             assert -down <= d.replicas - current <= up
+        # a scale-down by the formula never goes below the replicas the rate needs at the capacity
+        if d.floor is not None and d.replicas < current and d.model is not Model.BACK_PRESSURE:
+            assert d.replicas >= d.floor
+    assert (d.floor is not None) == (capacity is not None and d.formula is not None)
+    learn(obs.history, obs, d)

@@ -1,7 +1,7 @@
 """The autoscaler's decision for one vertex, as a pure function of what it observed and the time.
 
 NumaFlow's ``scaleOneVertex`` and ``desiredReplicas`` (reference §5.2, §5.3), with three of its open
-bugs fixed:
+bugs fixed and its scale-down under a steady input bounded:
 
 - a vertex is never left below ``scale.min`` for lack of traffic (#2220): being out of [min, max] is
   corrected before anything else, including the "nothing pending at 0 replicas" rule;
@@ -11,7 +11,10 @@ bugs fixed:
 - replicas that are not ready yet are not counted, and a scale-up waits for them (#1853); a scale-up that
   did not raise the processing rate is not repeated until the rate follows or ``lookback + scale-up
   cooldown`` has passed since it; and no decision uses a rate whose lookback window still spans the last
-  scale (it would credit each replica with the previous count's throughput and overshoot both ways).
+  scale (it would credit each replica with the previous count's throughput and overshoot both ways);
+- a scale-down stops at the replicas the current rate needs at the per-replica capacity measured while
+  the vertex was saturated (`Capacity`): the processing-time formula drains the backlog and then asks
+  for 1 replica, so without it a steady input makes the vertex climb and fall for ever.
 
 The result is a `Decision`: the replicas to write into ``spec.replicas`` (None: leave it), why, and the
 inputs that led there (for the Event and the log line).
@@ -37,6 +40,12 @@ DISCARD_LATEST = "discardLatest"
 RATE_FOLLOW_FRACTION = 0.5
 """After a scale-up the rate must rise by this fraction of the per-replica rate times the added replicas
 before another scale-up counts on it."""
+CAPACITY_HEADROOM = 1.05
+"""The capacity floor provides this much more than the current rate (the measured capacity is noisy)."""
+CAPACITY_TTL_SECONDS = 600.0
+CAPACITY_TTL_LOOKBACKS = 30
+"""A capacity is forgotten after max(CAPACITY_TTL_SECONDS, CAPACITY_TTL_LOOKBACKS * lookbackSeconds)
+without a newer saturated measurement, so an estimate that became too low cannot hold replicas for ever."""
 
 
 class Model(StrEnum):
@@ -53,6 +62,8 @@ class Model(StrEnum):
     PEEK = "peek"
     """A source at 0 replicas after ``zeroReplicaSleepSeconds``: one replica to look for messages."""
     BACK_PRESSURE = "back-pressure"
+    CAPACITY_FLOOR = "capacity-floor"
+    """A scale-down that stopped above the formula's count at the replicas the current rate needs."""
     CRON = "cron"
     """A source outside its active ``scale.cron`` window's bounds."""
 
@@ -78,6 +89,8 @@ class Skip(StrEnum):
     RATE_NOT_FOLLOWING = "RateNotFollowing"
     RATE_WINDOW = "RateWindowSpansLastScale"
     BACK_PRESSURE = "BackPressure"
+    CAPACITY_FLOOR = "CapacityFloor"
+    """The formula asks for fewer replicas than the current rate needs at the measured capacity."""
     STEP_ZERO = "StepZero"
     NO_CHANGE = "NoChange"
 
@@ -110,6 +123,40 @@ class ScaleUp:
 
 
 @dataclass(frozen=True, slots=True)
+class Capacity:
+    """What one replica of a vertex processed per second while the vertex was saturated, when, at how
+    many replicas, and with which pod spec (``status.currentHash``: a rollout may change the speed)."""
+
+    per_replica: float
+    replicas: int
+    at: datetime
+    pod_hash: str | None = None
+
+    def valid(self, vertex: Vertex, now: datetime) -> bool:
+        """Not expired and measured on the pods the vertex runs now."""
+        lookback = vertex.spec.get_scale().get_lookback_seconds()
+        ttl = max(CAPACITY_TTL_SECONDS, CAPACITY_TTL_LOOKBACKS * lookback)
+        age = (now - self.at).total_seconds()
+        current_hash = vertex.get_status().current_hash or None
+        return self.per_replica > 0 and 0 <= age < ttl and self.pod_hash == current_hash
+
+    def floor(self, rate: float, lo: int, hi: int) -> int:
+        """The replicas `rate` needs at this capacity (with `CAPACITY_HEADROOM`), within [lo, hi]."""
+        return min(max(math.ceil(rate * CAPACITY_HEADROOM / self.per_replica), lo), hi)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHistory:
+    """What earlier visits saw of a vertex's load (kept per vertex by the autoscaler, like `ScaleUp`)."""
+
+    pending: int | None = None
+    """The pending count of the last visit that read it."""
+    backlog_since: datetime | None = None
+    """The first of the consecutive visits, up to the last one, that saw messages pending."""
+    capacity: Capacity | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BackPressure:
     direct: bool = False
     """A buffer this vertex writes to is (nearly) full."""
@@ -133,6 +180,9 @@ class Observed:
     """The vertex's own (input) buffers."""
     back_pressure: BackPressure = field(default_factory=BackPressure)
     last_scale_up: ScaleUp | None = None
+    history: LoadHistory | None = None
+    ready_at: Sequence[datetime] | None = None
+    """When each ready pod of the vertex became ready (None: unknown, taken as long ago)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +200,9 @@ class Decision:
     ready: int = 0
     formula: int | None = None
     """The formula's result before clamping and step limits."""
+    floor: int | None = None
+    """The replicas the current rate needs at the measured per-replica `capacity` (None: none known)."""
+    capacity: float | None = None
 
     @property
     def scales(self) -> bool:
@@ -174,6 +227,8 @@ class Decision:
             f"ackPending={self.ack_pending}" if self.ack_pending is not None else None,
             f"ready={self.ready}",
             f"formula={self.formula}" if self.formula is not None else None,
+            f"floor={self.floor}" if self.floor is not None else None,
+            f"capacity={self.capacity:.2f}/s" if self.capacity is not None else None,
         ]
         text = f"{head}: " + " ".join(p for p in parts if p)
         return f"{text}; {self.message}" if self.message else text
@@ -261,6 +316,15 @@ def back_pressure(
                 return BackPressure(direct=True, downstream=True, buffer=names[0], usage=usage)
             downstream = downstream or names[0]
     return BackPressure(downstream=downstream is not None, buffer=downstream or fullest_name, usage=fullest)
+
+
+def rate_limit_max(vertex: Vertex) -> float | None:
+    """The vertex's ``limits.rateLimit.max`` in messages/s (a source's is per read batch), or None."""
+    limits = vertex.spec.get_limits()
+    rate_limit = limits.rate_limit
+    if rate_limit is None or rate_limit.max is None:
+        return None
+    return float(rate_limit.max * (limits.get_read_batch_size() if vertex.is_source() else 1))
 
 
 def seconds_since_scaled(vertex: Vertex, now: datetime) -> float:
@@ -404,19 +468,34 @@ def decide(obs: Observed) -> Decision:
         usage = buffers[-1].usage_limit if buffers else limits.get_buffer_usage_limit_fraction()
         formula, model = desired_replicas(vertex, partitions, ready, length, usage)
     seen = replace(seen, formula=formula, model=model)
-    rate_limit = limits.rate_limit
-    if rate_limit is not None and rate_limit.max is not None and formula > current:
-        max_rate = rate_limit.max * (limits.get_read_batch_size() if vertex.is_source() else 1)
-        if math.ceil(rate) >= max_rate:
-            return skip(Skip.RATE_LIMITED, f"rate at the limit {max_rate}/s")
+    capacity = obs.history.capacity if obs.history is not None else None
+    floor = None
+    if capacity is not None and capacity.valid(vertex, obs.now):
+        floor = capacity.floor(rate, lo, hi)
+        seen = replace(seen, floor=floor, capacity=capacity.per_replica)
+    max_rate = rate_limit_max(vertex)
+    if max_rate is not None and formula > current and math.ceil(rate) >= max_rate:
+        return skip(Skip.RATE_LIMITED, f"rate at the limit {max_rate}/s")
     desired = min(max(formula, lo), hi)
+    if desired < current and floor is not None and floor > desired:
+        # The formula asks for fewer replicas than the rate needs: the backlog has drained and it will
+        # grow again at the lower count (see the module docstring).
+        why = (
+            f"the rate needs {floor} at {capacity.per_replica:.2f}/s per replica "
+            f"(measured at {capacity.replicas} replicas)"
+            if capacity is not None
+            else ""
+        )
+        if floor >= current:
+            return skip(Skip.CAPACITY_FLOOR, why)
+        desired, seen = floor, replace(seen, model=Model.CAPACITY_FLOOR, message=why)
     if desired < current:
         step = min(current - desired, scale.get_replicas_per_scale_down())
         if step <= 0:
             return skip(Skip.STEP_ZERO, "replicasPerScaleDown is 0")
         if since < scale.get_scale_down_cooldown_seconds():
             return skip(Skip.COOLDOWN, f"{since:.0f}s since the last scale")
-        return scale_to(current - step)
+        return replace(seen, replicas=current - step)
     if desired == current:
         return skip(Skip.NO_CHANGE)
     if (status.ready_replicas or 0) < current:  # #1853: count only replicas that are ready
@@ -445,3 +524,62 @@ def decide(obs: Observed) -> Decision:
     if since < scale.get_scale_up_cooldown_seconds():
         return skip(Skip.COOLDOWN, f"{since:.0f}s since the last scale")
     return scale_to(current + step)
+
+
+def replica_seconds(ready: int, ready_at: Sequence[datetime] | None, now: datetime, window: float) -> float:
+    """Replica-seconds of readiness in the `window` seconds before `now`: `ready` replicas, each counted
+    from when it became ready (`ready_at`, newest first counted; unknown times count the whole window)."""
+    known = sorted(ready_at or [], reverse=True)[:ready]
+    total = window * (ready - len(known))
+    for at in known:
+        total += min(window, max(0.0, (now - at).total_seconds()))
+    return total
+
+
+def saturated(history: LoadHistory | None, obs: Observed, decision: Decision) -> bool:
+    """Whether the visit's rate is what the vertex's ready replicas can process: the formula (past the
+    rate-window rule) does not find the replicas too many, i.e. the backlog is about
+    ``targetProcessingSeconds`` of work or more; it did not fall since the previous visit; every visit for
+    the last ``lookbackSeconds`` saw a backlog (the rate window holds no idle time); all replicas are ready;
+    and nothing else holds the rate back (a full buffer downstream, the vertex's rate limit)."""
+    rate, pending, formula = decision.rate, decision.pending, decision.formula
+    if rate is None or pending is None or formula is None or rate <= 0 or pending <= 0:
+        return False
+    current = decision.current
+    status = obs.vertex.get_status()
+    if current <= 0 or decision.ready < current or (status.ready_replicas or 0) < current:
+        return False
+    if formula < current or history is None or history.pending is None or pending < history.pending:
+        return False
+    lookback = obs.vertex.spec.get_scale().get_lookback_seconds()
+    since = history.backlog_since
+    if since is None or (obs.now - since).total_seconds() < lookback:
+        return False
+    if obs.back_pressure.downstream:
+        return False
+    max_rate = rate_limit_max(obs.vertex)
+    return max_rate is None or math.ceil(rate) < max_rate
+
+
+def learn(history: LoadHistory | None, obs: Observed, decision: Decision) -> LoadHistory:
+    """The vertex's load history after this visit: its pending count and backlog run, and the per-replica
+    capacity, measured on a `saturated` visit as the rate over the replica-seconds of readiness in the
+    lookback window (replicas that became ready inside the window count from then). A newer measurement
+    replaces the older one, up or down; an expired one, or one from other pods, is dropped."""
+    previous = history or LoadHistory()
+    capacity = previous.capacity
+    if capacity is not None and not capacity.valid(obs.vertex, obs.now):
+        capacity = None
+    pending = decision.pending
+    if pending is None or decision.rate is None:  # the daemon's numbers were not read or not used
+        return replace(previous, capacity=capacity)
+    since = (previous.backlog_since or obs.now) if pending > 0 else None
+    updated = LoadHistory(pending, since, capacity)
+    if saturated(replace(previous, backlog_since=since), obs, decision):
+        lookback = obs.vertex.spec.get_scale().get_lookback_seconds()
+        seconds = replica_seconds(decision.ready, obs.ready_at, obs.now, lookback)
+        if seconds > 0:
+            per_replica = decision.rate * lookback / seconds
+            pod_hash = obs.vertex.get_status().current_hash or None
+            updated = replace(updated, capacity=Capacity(per_replica, decision.ready, obs.now, pod_hash))
+    return updated

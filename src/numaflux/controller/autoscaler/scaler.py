@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -24,11 +25,13 @@ from numaflux.api import constants as c
 from numaflux.controller.autoscaler.decide import (
     BackPressure,
     Decision,
+    LoadHistory,
     Observed,
     PartitionLoad,
     ScaleUp,
     back_pressure,
     decide,
+    learn,
     pre_check,
 )
 from numaflux.controller.config import Mode
@@ -36,7 +39,8 @@ from numaflux.controller.controller import Controller, Result
 from numaflux.controller.kube import JSON, PIPELINE, POD, VERTEX, is_conflict, is_not_found
 from numaflux.controller.logs import kv
 from numaflux.controller.manager import Manager
-from numaflux.controller.ownership import is_pod_ready, pod_ip
+from numaflux.controller.ownership import is_pod_ready, is_terminating, pod_ip
+from numaflux.controller.pipeline.lifecycle import parse_time
 from numaflux.daemon.client import DaemonClient, DaemonError
 from numaflux.daemon.rater import DEFAULT_WINDOW
 
@@ -60,7 +64,8 @@ def scale_interval(env: dict[str, str] | None = None) -> float:
 
 
 class Scaler:
-    """One visit per reconcile; remembers, per vertex, its last scale-up (for the rate-follow check)."""
+    """One visit per reconcile; remembers, per vertex, its last scale-up (for the rate-follow check) and
+    its load history (for the capacity floor)."""
 
     def __init__(self, manager: Manager, interval: float) -> None:
         self.kube = manager.kube
@@ -72,12 +77,14 @@ class Scaler:
         self.pipelines = manager.informer(PIPELINE)
         self.pods = manager.informer(POD)
         self.scale_ups: dict[str, ScaleUp] = {}
+        self.loads: dict[str, LoadHistory] = {}
         self.decisions = 0
 
     async def reconcile(self, key: str) -> Result:
         raw = self.vertices.get(key)
         if raw is None:
             self.scale_ups.pop(key, None)
+            self.loads.pop(key, None)
             return Result()
         try:
             await self.visit(key, raw)
@@ -138,8 +145,34 @@ class Scaler:
             buffers=own,
             back_pressure=pressure,
             last_scale_up=self.scale_ups.get(key),
+            history=self.loads.get(key),
+            ready_at=self.ready_at(vertex),
         )
-        return decide(observed), pressure
+        decision = decide(observed)
+        self.loads[key] = learn(observed.history, observed, decision)
+        return decision, pressure
+
+    def ready_at(self, vertex: Vertex) -> list[datetime] | None:
+        """When each ready pod of the vertex became ready (None when a pod's time is unknown)."""
+        times: list[datetime] = []
+        for pod in self.pods.store.all():
+            meta = pod.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            if (
+                meta.get("namespace") != vertex.namespace
+                or labels.get(c.KEY_PIPELINE_NAME) != vertex.spec.pipeline_name
+                or labels.get(c.KEY_VERTEX_NAME) != vertex.spec.get_name()
+                or is_terminating(pod)
+                or not is_pod_ready(pod)
+            ):
+                continue
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            stamps = [cond.get("lastTransitionTime") for cond in conditions if cond.get("type") == "Ready"]
+            at = parse_time(stamps[0] if stamps else None)
+            if at is None:
+                return None
+            times.append(at)
+        return times
 
     def daemon_url(self, pl: Pipeline) -> str | None:
         port = c.DAEMON_SERVICE_PORT
@@ -174,6 +207,8 @@ class Scaler:
             "ackPending": decision.ack_pending,
             "ready": decision.ready,
             "formula": decision.formula,
+            "floor": decision.floor,
+            "capacity": f"{decision.capacity:.3f}" if decision.capacity is not None else None,
             "detail": decision.message or None,
             "downstream": f"{pressure.usage:.2f}" if pressure is not None and pressure.buffer else None,
         }
