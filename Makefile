@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 chaos: $(STAMP)
-	NUMAFLUX_CHAOS_STEPS=$${NUMAFLUX_CHAOS_STEPS:-200} $(BIN)/python -m pytest -q -m slow tests
+	NUMAFLUX_CHAOS_STEPS=$${NUMAFLUX_CHAOS_STEPS:-200} $(BIN)/python -m pytest -q -s -m slow tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
