@@ -6,7 +6,7 @@ Every call is safe to repeat and reports, per object, what it did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +23,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
+from numaflux.concurrency import all_settled
 from numaflux.isb.config import (
     OT_BUCKET,
     SIDE_INPUTS_BUCKET,
@@ -115,24 +116,34 @@ def _kv_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
+async def _create_buffer(js: JetStreamContext, buffer: str, cfg: BufferConfig) -> list[Action]:
+    # both looked up at once (a missing stream has no consumer either), then created stream first
+    stream, consumer = await all_settled([_stream_exists(js, buffer), _consumer_exists(js, buffer, buffer)])
+    if stream:
+        actions = [Action("stream", buffer, "exists")]
+    else:
+        await js.add_stream(stream_config(buffer, cfg))
+        actions = [Action("stream", buffer, "created")]
+    if consumer:
+        actions.append(Action("consumer", buffer, "exists"))
+    else:
+        await js.add_consumer(buffer, consumer_config(buffer, cfg))
+        actions.append(Action("consumer", buffer, "created"))
+    return actions
+
+
+async def _each(calls: Iterable[Awaitable[list[Action]]]) -> list[Action]:
+    """Independent objects at once (one round trip of waiting instead of one per object), actions in
+    call order."""
+    return [action for actions in await all_settled(calls) for action in actions]
+
+
 async def create_buffers(
     js: JetStreamContext, buffers: Iterable[str], config: BufferConfig | None = None
 ) -> list[Action]:
-    """Create each buffer's stream and durable consumer unless they exist."""
+    """Create each buffer's stream and durable consumer unless they exist (the buffers concurrently)."""
     cfg = config or BufferConfig()
-    actions: list[Action] = []
-    for buffer in buffers:
-        if await _stream_exists(js, buffer):
-            actions.append(Action("stream", buffer, "exists"))
-        else:
-            await js.add_stream(stream_config(buffer, cfg))
-            actions.append(Action("stream", buffer, "created"))
-        if await _consumer_exists(js, buffer, buffer):
-            actions.append(Action("consumer", buffer, "exists"))
-        else:
-            await js.add_consumer(buffer, consumer_config(buffer, cfg))
-            actions.append(Action("consumer", buffer, "created"))
-    return actions
+    return await _each(_create_buffer(js, buffer, cfg) for buffer in buffers)
 
 
 async def delete_buffers(js: JetStreamContext, buffers: Iterable[str]) -> list[Action]:
@@ -148,15 +159,15 @@ async def delete_buffers(js: JetStreamContext, buffers: Iterable[str]) -> list[A
     return actions
 
 
+async def _create_kv(js: JetStreamContext, name: str, config: BucketConfig) -> list[Action]:
+    if await _stream_exists(js, _kv_stream(name)):
+        return [Action("kv", name, "exists")]
+    await js.create_key_value(kv_config(name, config))
+    return [Action("kv", name, "created")]
+
+
 async def _create_kvs(js: JetStreamContext, names: Iterable[str], config: BucketConfig) -> list[Action]:
-    actions: list[Action] = []
-    for name in names:
-        if await _stream_exists(js, _kv_stream(name)):
-            actions.append(Action("kv", name, "exists"))
-        else:
-            await js.create_key_value(kv_config(name, config))
-            actions.append(Action("kv", name, "created"))
-    return actions
+    return await _each(_create_kv(js, name, config) for name in names)
 
 
 async def _delete_kvs(js: JetStreamContext, names: Iterable[str]) -> list[Action]:

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from numaflux.api import InterStepBufferService, Pipeline, PipelineStatus, Vertex
 from numaflux.api import constants as c
+from numaflux.concurrency import all_settled
 from numaflux.controller.children import CREATED, apply_child
 from numaflux.controller.controller import Controller, Result, TerminalError, spec_or_metadata_changed
 from numaflux.controller.informer import Informer
@@ -41,7 +42,8 @@ from numaflux.controller.logs import kv
 from numaflux.controller.manager import Manager
 from numaflux.controller.ownership import is_terminating
 from numaflux.controller.pipeline import isb as isbio
-from numaflux.controller.pipeline.actions import NORMAL
+from numaflux.controller.pipeline.actions import NORMAL, VertexPatch
+from numaflux.controller.pipeline.build import IsbPlan
 from numaflux.controller.pipeline.ensured import EnsureMemo, ensure_target
 from numaflux.controller.pipeline.lifecycle import FINALIZER, NOT_READ, BuffersNeeded
 from numaflux.controller.pipeline.reconcile import PipelineObserved, PipelinePlan, plan_pipeline
@@ -214,10 +216,8 @@ class PipelineReconciler:
             if not is_conflict(err):  # a stale cache is retried at once, not a failure to report
                 await self._fail_children(obj, plan.status, describe(err))
             raise
-        vertices = self.informers[VERTEX]
-        for patch in plan.vertex_patches:
-            written = await self.kube.patch(VERTEX, ns, patch.vertex, patch.merge_patch())
-            vertices.record_write(written)
+        # every vertex patch lands (or the first failure is raised) before the marker is touched
+        await all_settled(self._patch_vertex(ns, patch) for patch in plan.vertex_patches)
         if plan.lifecycle is not None:
             annotations = plan.lifecycle.annotation_patch()
             if annotations is not None:
@@ -247,51 +247,70 @@ class PipelineReconciler:
     async def _apply_children(
         self, obj: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
     ) -> None:
+        """The ISB objects, Vertex objects and daemon objects: independent children, written at once (a
+        vertex pod waits for its buffers and buckets, so Vertex objects need not wait for the ensure).
+        Every write has finished when the first failure is raised."""
         ns = pl.namespace
+        writes: list[Awaitable[None]] = []
         if plan.isb is not None and isb is not None:
-            url = isbio.isb_url(isb)
-            if url is None:  # plan_pipeline only plans children for an ISB service with a URL
-                raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
-            js = await self._jetstream(url)
-            target = ensure_target(isb, url, plan.isb, self.isb_clients.generation(url))
-            key = f"{ns}/{pl.name}"
-            now = self.clock.monotonic()
-            actions = await isbio.ensure_plan(js, isb, plan.isb, self.ensured, key, target, now)
-            if actions is not None:
-                self._isb_events(obj, actions)
+            writes.append(self._ensure_isb(obj, pl, isb, plan.isb))
         if plan.vertices is not None:
-            vertices = self.informers[VERTEX]
-            for vertex in plan.vertices.creates:
-                try:
-                    vertices.record_write(await self.kube.create(VERTEX, _dump(vertex)))
-                except Exception as err:
-                    if not is_conflict(err):
-                        raise
-            for vertex in plan.vertices.updates:
-                vertices.record_write(await self.kube.replace(VERTEX, _dump(vertex)))
-            for stale in plan.vertices.deletes:
-                cached = vertices.get(f"{ns}/{stale}")
-                try:
-                    result = await self.kube.delete(VERTEX, ns, stale)
-                except Exception as err:
-                    if not is_not_found(err):
-                        raise
-                    result = {}
-                if result.get("kind") == "Vertex":
-                    vertices.record_write(result)
-                elif cached is not None:
-                    vertices.record_delete(cached)
+            writes += [self._create_vertex(vertex) for vertex in plan.vertices.creates]
+            writes += [self._replace_vertex(vertex) for vertex in plan.vertices.updates]
+            writes += [self._delete_vertex(ns, stale) for stale in plan.vertices.deletes]
         for kind, child in ((SERVICE, plan.daemon_service), (DEPLOYMENT, plan.daemon_deployment)):
-            if child is None:
-                continue
-            done = await apply_child(self.kube, self.informers[kind], kind, child)
-            if done is not None:
-                verb = "Create" if done == CREATED else "Update"
-                child_name = child["metadata"]["name"]
-                self.recorder.normal(
-                    obj, f"{verb}Daemon{kind.kind}Success", f"{done} {kind.kind} {child_name}"
-                )
-                log.info(kv(f"{done} daemon {kind.kind}", pipeline=f"{ns}/{pl.name}", child=child_name))
+            if child is not None:
+                writes.append(self._apply_daemon(obj, pl, kind, child))
+        await all_settled(writes)
+
+    async def _ensure_isb(
+        self, obj: JSON, pl: Pipeline, isb: InterStepBufferService, wanted: IsbPlan
+    ) -> None:
+        url = isbio.isb_url(isb)
+        if url is None:  # plan_pipeline only plans children for an ISB service with a URL
+            raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
+        js = await self._jetstream(url)
+        target = ensure_target(isb, url, wanted, self.isb_clients.generation(url))
+        key = f"{pl.namespace}/{pl.name}"
+        actions = await isbio.ensure_plan(js, isb, wanted, self.ensured, key, target, self.clock.monotonic())
+        if actions is not None:
+            self._isb_events(obj, actions)
+
+    async def _create_vertex(self, vertex: Vertex) -> None:
+        try:
+            self.informers[VERTEX].record_write(await self.kube.create(VERTEX, _dump(vertex)))
+        except Exception as err:
+            if not is_conflict(err):
+                raise
+
+    async def _replace_vertex(self, vertex: Vertex) -> None:
+        self.informers[VERTEX].record_write(await self.kube.replace(VERTEX, _dump(vertex)))
+
+    async def _delete_vertex(self, ns: str, stale: str) -> None:
+        vertices = self.informers[VERTEX]
+        cached = vertices.get(f"{ns}/{stale}")
+        try:
+            result = await self.kube.delete(VERTEX, ns, stale)
+        except Exception as err:
+            if not is_not_found(err):
+                raise
+            result = {}
+        if result.get("kind") == "Vertex":
+            vertices.record_write(result)
+        elif cached is not None:
+            vertices.record_delete(cached)
+
+    async def _patch_vertex(self, ns: str, patch: VertexPatch) -> None:
+        written = await self.kube.patch(VERTEX, ns, patch.vertex, patch.merge_patch())
+        self.informers[VERTEX].record_write(written)
+
+    async def _apply_daemon(self, obj: JSON, pl: Pipeline, kind: Kind, child: JSON) -> None:
+        done = await apply_child(self.kube, self.informers[kind], kind, child)
+        if done is not None:
+            verb = "Create" if done == CREATED else "Update"
+            child_name = child["metadata"]["name"]
+            self.recorder.normal(obj, f"{verb}Daemon{kind.kind}Success", f"{done} {kind.kind} {child_name}")
+            log.info(kv(f"{done} daemon {kind.kind}", pipeline=f"{pl.namespace}/{pl.name}", child=child_name))
 
     def _isb_events(self, obj: JSON, actions: list[Action]) -> None:
         created = [a.name for a in actions if a.outcome == "created" and a.kind != "consumer"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,7 @@ from nats.js.errors import NotFoundError
 
 from numaflux.api import InterStepBufferService, Pipeline
 from numaflux.api.duration import parse_duration_seconds
+from numaflux.concurrency import all_settled
 from numaflux.controller.pipeline.build import IsbPlan
 from numaflux.controller.pipeline.ensured import EnsureMemo, EnsureTarget
 from numaflux.isb import admin
@@ -61,9 +63,16 @@ def stream_settings(isb: InterStepBufferService) -> tuple[BufferConfig, BucketCo
     """Buffer and OT-bucket settings from the ISB service's published stream config (defaults if absent)."""
     config = isb.status.config if isb.status is not None else None
     text = config.jetstream.stream_config if config is not None and config.jetstream is not None else None
+    return _parse_stream_settings(isb.name, text or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_stream_settings(isb_name: str, text: str) -> tuple[BufferConfig, BucketConfig]:
+    # pure in the published text (YAML parsing costs milliseconds), which changes only when the ISB
+    # service is reconfigured; the configs are frozen, so sharing them between reconciles is safe
     doc: Any = yaml.safe_load(text) if text else {}
     if not isinstance(doc, dict):
-        raise ValueError(f"isbsvc {isb.name}: status.config.jetstream.streamConfig is not a YAML mapping")
+        raise ValueError(f"isbsvc {isb_name}: status.config.jetstream.streamConfig is not a YAML mapping")
     stream, consumer, ot = doc.get("stream") or {}, doc.get("consumer") or {}, doc.get("otBucket") or {}
     base, bucket = BufferConfig(), BucketConfig()
     retention = int(stream.get("retention", 0))
@@ -162,13 +171,15 @@ async def ensure(
     buckets: list[str],
     side_inputs_store: str | None,
 ) -> list[admin.Action]:
-    """Create what is missing (idempotent)."""
+    """Create what is missing (idempotent), every object at once."""
     buffer_config, bucket_config = stream_settings(isb)
-    actions = await admin.create_buffers(js, buffers, buffer_config)
-    actions += await admin.create_buckets(js, buckets, bucket_config)
+    calls = [
+        admin.create_buffers(js, buffers, buffer_config),
+        admin.create_buckets(js, buckets, bucket_config),
+    ]
     if side_inputs_store is not None:
-        actions += await admin.create_side_inputs_store(js, side_inputs_store)
-    return actions
+        calls.append(admin.create_side_inputs_store(js, side_inputs_store))
+    return [action for actions in await all_settled(calls) for action in actions]
 
 
 async def remove(

@@ -13,9 +13,12 @@
     status     → ``pipeline_status``
 
 Apply the plan in this order, stopping at the first error (the next reconcile recomputes everything):
-finalizer → ISB buffers/buckets (create, then delete) → vertex creates/updates/deletes → daemon
-objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` → status → ``lifecycle.cleanup``
-(delete buffers/buckets, then remove the finalizer) → Events and log lines.
+finalizer → children: ISB buffers/buckets (create, then delete), vertex creates/updates/deletes and
+daemon objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` → status → ``lifecycle.cleanup``
+(delete buffers/buckets, then remove the finalizer) → Events and log lines. The writes within one step
+are independent and go out at once (a vertex pod waits for its buffers and buckets, so Vertex objects
+need not wait for the ISB); a step ends when all of them have, then raises its first failure, so the
+next step never starts after a failed one.
 """
 
 from __future__ import annotations
