@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -34,7 +35,7 @@ async def run_manager(config: ControllerConfig, kubeconfig: Path | None) -> None
     from kubernetes_asyncio import config as kconfig
 
     from numaflux.controller.crds import ensure_crds
-    from numaflux.controller.kube import KubeClient
+    from numaflux.controller.kube import KubeClient, resolve_environment_once
     from numaflux.controller.manager import Manager
 
     if kubeconfig is None:
@@ -43,11 +44,16 @@ async def run_manager(config: ControllerConfig, kubeconfig: Path | None) -> None
     else:
         api = await kconfig.new_client_from_config(config_file=str(kubeconfig))
     try:
+        resolve_environment_once(api)
         kube = KubeClient(api)
         if config.install_crds:
             await _retry(lambda: ensure_crds(kube), "installing CRDs")
         manager = Manager(kube, config)
         manager.setup_all()
+        # What exists now (modules, classes, models' schemas: most of the heap) lives as long as the
+        # process; moved out of the cyclic collector's reach, a full collection walks only the caches
+        # and in-flight work instead of stalling every reconcile for 100+ ms on a busy machine.
+        gc.freeze()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
