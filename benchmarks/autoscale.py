@@ -4,8 +4,7 @@ manager with a 2 s autoscaler visit interval).
 Pipeline: HTTP source (1 pod) → a map UDF that sleeps 0.1 s per message, one at a time (10 msg/s per
 replica at most) → blackhole sink. Scale of the UDF: min 1, max 8, replicasPerScaleUp/Down 2, cooldowns 5 s,
 lookbackSeconds 10, targetProcessingSeconds 5. The input steps from 0 to RATE msg/s (default 35: 4 replicas
-keep up at best), held for at least HOLD seconds, then back to 0. The daemon scrapes every second and
-keeps its rate window at lookbackSeconds.
+keep up at best), held for at least HOLD seconds, then back to 0. The daemon scrapes every second.
 
 For each step it reports the time from the step to a stable replica count (the last change of
 spec.replicas, once the count has held STABLE seconds with every replica Ready: at least HOLD seconds
