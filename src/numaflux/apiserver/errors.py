@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import Any
 
-T = TypeVar("T")
+from numaflux.jsondata import clone as clone  # the API server's copies, shared with the controllers
 
 JSON = dict[str, Any]
 
@@ -144,19 +144,6 @@ def success_status(name: str, group: str, kind: str, uid: str) -> JSON:
         "status": "Success",
         "details": {"name": name, "group": group, "kind": kind, "uid": uid},
     }
-
-
-def clone(value: T) -> T:
-    """Deep copy of JSON data (dicts, lists, scalars); much cheaper than copy.deepcopy."""
-    return cast(T, _clone(value))
-
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
 
 
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}

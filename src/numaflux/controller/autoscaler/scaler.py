@@ -13,7 +13,6 @@ Locally the daemon is reached at its ready pod's IP (Service names do not resolv
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from datetime import datetime
@@ -43,6 +42,7 @@ from numaflux.controller.ownership import is_pod_ready, is_terminating, pod_ip
 from numaflux.controller.pipeline.lifecycle import parse_time
 from numaflux.daemon.client import DaemonClient, DaemonError
 from numaflux.daemon.rater import DEFAULT_WINDOW
+from numaflux.jsondata import clone
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Scaler:
     async def visit(self, key: str, raw: JSON) -> Decision | None:
         """Decide for one vertex and apply the decision; returns it (None: not a vertex we can read)."""
         try:
-            vertex = Vertex.model_validate(copy.deepcopy(raw))
+            vertex = Vertex.model_validate(clone(raw))
         except ValidationError:
             return None  # the vertex controller reports invalid specs
         if not vertex.scalable():
@@ -105,7 +105,7 @@ class Scaler:
         if pl_raw is None:
             return None
         try:
-            pl = Pipeline.model_validate(copy.deepcopy(pl_raw))
+            pl = Pipeline.model_validate(clone(pl_raw))
         except ValidationError:
             return None
         now = self.clock.now()

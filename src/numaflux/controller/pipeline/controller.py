@@ -9,7 +9,6 @@ and the next reconcile recomputes everything from what it observes.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -51,6 +50,7 @@ from numaflux.controller.pipeline.status import REASON_FIXED_RESOURCES_FAILED
 from numaflux.controller.status import update_status
 from numaflux.isb.admin import Action
 from numaflux.isb.info import BufferInfo
+from numaflux.jsondata import clone
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class PipelineReconciler:
             self.ensured.forget(key)
             return Result()
         try:
-            pl = Pipeline.model_validate(copy.deepcopy(raw))
+            pl = Pipeline.model_validate(clone(raw))
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
@@ -144,12 +144,12 @@ class PipelineReconciler:
         raw = self.informers[ISB_SERVICE].get(f"{pl.namespace}/{pl.get_isb_service_name()}")
         if raw is None:
             return None
-        return InterStepBufferService.model_validate(copy.deepcopy(raw))
+        return InterStepBufferService.model_validate(clone(raw))
 
     def _observe(self, key: str, pl: Pipeline, isb: InterStepBufferService | None) -> PipelineObserved:
         """What the caches show; buffer infos ``NOT_READ`` (read only if the plan asks for them)."""
         vertices = [
-            Vertex.model_validate(copy.deepcopy(v))
+            Vertex.model_validate(clone(v))
             for v in self.informers[VERTEX].store.by_index(INDEX_PIPELINE, key)
         ]
         sources = {v.get_name() for v in pl.sources()}

@@ -145,23 +145,25 @@ class IsbClients:
 
 
 async def buffer_infos(js: JetStreamContext, pl: Pipeline) -> dict[str, BufferInfo]:
-    """Info of every buffer of `pl` that exists (a missing one is left out: it cannot be shown empty)."""
-    out: dict[str, BufferInfo] = {}
+    """Info of every buffer of `pl` that exists (a missing one is left out: it cannot be shown empty);
+    the buffers are read at once."""
+
+    async def read(buffer: str, max_length: int, usage_limit: float) -> BufferInfo | None:
+        try:
+            return await get_buffer_info(js, buffer, max_length=max_length, usage_limit=usage_limit)
+        except NotFoundError:
+            return None
+
+    reads = []
     for vertex in pl.vertices:
         if vertex.is_source():
             continue
         limits = pl.get_vertex_limits(vertex.get_name())
         for buffer in vertex.owned_buffer_names(pl.namespace, pl.name):
-            try:
-                out[buffer] = await get_buffer_info(
-                    js,
-                    buffer,
-                    max_length=limits.get_buffer_max_length(),
-                    usage_limit=limits.get_buffer_usage_limit_fraction(),
-                )
-            except NotFoundError:
-                continue
-    return out
+            reads.append(
+                read(buffer, limits.get_buffer_max_length(), limits.get_buffer_usage_limit_fraction())
+            )
+    return {info.buffer: info for info in await all_settled(reads) if info is not None}
 
 
 async def ensure(

@@ -11,7 +11,6 @@ PVCs, so locally a vertex asking for one gets a Warning Event and its pods repor
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -38,6 +37,7 @@ from numaflux.controller.manager import Manager
 from numaflux.controller.status import update_status
 from numaflux.controller.vertex.reconcile import VertexObserved, VertexReconcilePlan, plan_vertex
 from numaflux.controller.workloads.pods import create_pod, delete_pod
+from numaflux.jsondata import clone
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VertexReconciler:
         if raw is None:
             return Result()
         try:
-            vertex = Vertex.model_validate(copy.deepcopy(raw))
+            vertex = Vertex.model_validate(clone(raw))
         except ValidationError as err:
             first = err.errors()[0]
             message = (
@@ -94,7 +94,7 @@ class VertexReconciler:
             if (s["metadata"].get("labels") or {}).get(c.KEY_MANAGED_BY) == c.MANAGED_BY_VERTEX_CONTROLLER
         ]
         isb_raw = self.informers[ISB_SERVICE].get(f"{ns}/{vertex.spec.get_isb_service_name()}")
-        isb = InterStepBufferService.model_validate(copy.deepcopy(isb_raw)) if isb_raw is not None else None
+        isb = InterStepBufferService.model_validate(clone(isb_raw)) if isb_raw is not None else None
         claims = (
             [o["metadata"]["name"] for o in self.informers[PVC].store.by_index(INDEX_VERTEX, labels_key)]
             if PVC in self.informers
