@@ -19,7 +19,7 @@ from numaflux.daemon.client import DaemonClient
 from .accounting import Accounting
 from .cluster import Cluster, Process, wait_for
 from .helpers import is_ready, pods_of, until
-from .test_pipeline_e2e import create_isb, isb_url, set_desired
+from .test_pipeline_e2e import all_vertex_pods, create_isb, isb_url, set_desired
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -127,6 +127,11 @@ async def test_controller_and_vertex_metrics_follow_the_objects_and_the_daemon_a
         return s if got == want and phase == 1 else None
 
     series = await until(running_with_in_1_out_0, "pipeline Running, in at 1 and out at 0", 120)
+
+    async def no_sink_pod() -> bool:  # a terminating sink pod reads until its process is gone
+        return not [p for p in await all_vertex_pods(kube, ns) if p["metadata"]["name"].startswith("pl-out-")]
+
+    await until(no_sink_pod, "no pl-out pod, terminating ones included", 60)
     assert [vertex(series, m, "in") for m in ("min", "max")] == [1, 2]
     assert [vertex(series, m, "out") for m in ("min", "max")] == [0, 2]
     assert value(series, "controller_pipeline_desired_phase", ns=ns, pipeline="pl") == 1
