@@ -3,6 +3,7 @@ rate, retry backoff, the log sink's line, config errors naming the variable, HTT
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from numaflux.api import Backoff, CombinedEdge, ForwardConditions, GeneratorSource, TagConditions
+from numaflux.api import HTTPSource as HTTPSpec
 from numaflux.dataplane.config import (
     ENV_JETSTREAM_URL,
     ENV_REPLICA,
@@ -28,7 +30,7 @@ from numaflux.dataplane.routing import DROP_TAG, drop_reason, is_keyed_edge, sel
 from numaflux.dataplane.sinks.delivery import backoff_delay
 from numaflux.dataplane.sinks.log import log_line
 from numaflux.dataplane.sources.generator import Generator, RateGate
-from numaflux.dataplane.sources.http import uuid7
+from numaflux.dataplane.sources.http import HTTPSource, uuid7
 from numaflux.dataplane.udf import UDFDatum
 
 REPO = Path(__file__).resolve().parents[2]
@@ -289,3 +291,20 @@ def test_map_requests_equal_the_messages_built_from_constructor_arguments(datums
     assert [b.SerializeToString(deterministic=True) for b in built] == [
         reference(d).SerializeToString(deterministic=True) for d in datums
     ]
+
+
+async def test_stop_wakes_a_generator_read_waiting_for_its_next_tick() -> None:
+    gen = make_generator(rpu=1, duration="60s")
+    assert len(await gen.read(10, wait=60)) == 1  # this tick's only message
+    waiting = asyncio.create_task(gen.read(10, wait=60))
+    await asyncio.sleep(0.05)
+    gen.stop()
+    assert await asyncio.wait_for(waiting, 10) == []  # not after the 60 s wait
+
+
+async def test_stop_wakes_an_http_source_read_waiting_for_a_request() -> None:
+    source = HTTPSource(HTTPSpec(), vertex="in", host="127.0.0.1", token=None)
+    waiting = asyncio.create_task(source.read(10, wait=60))
+    await asyncio.sleep(0.05)
+    source.stop()
+    assert await asyncio.wait_for(waiting, 10) == []  # not after the 60 s wait

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import math
 import random
@@ -96,6 +97,7 @@ class Generator:
                 raise ValueError(f"source.generator.valueBlob: not valid base64: {err}") from err
         self._last_ns = 0
         self._stopped = False
+        self._stop_event = asyncio.Event()
 
     @property
     def connected(self) -> bool:
@@ -106,13 +108,16 @@ class Generator:
 
     def stop(self) -> None:
         self._stopped = True
+        self._stop_event.set()  # a read waiting for the rate gate returns now
 
     async def read(self, max_messages: int, wait: float) -> list[Message]:
         if self._stopped:
             return []
         n = self._gate.take(max_messages, self._clock())
         if n == 0:
-            await asyncio.sleep(min(wait, self._gate.wait_time(self._clock())))
+            pause = min(wait, self._gate.wait_time(self._clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_event.wait(), pause)
             if self._stopped:
                 return []
             n = self._gate.take(max_messages, self._clock())

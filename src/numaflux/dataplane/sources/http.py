@@ -115,6 +115,7 @@ class HTTPSource:
         self._waiting: dict[str, asyncio.Future[bool]] = {}
         self._runner: web.AppRunner | None = None
         self._stopped = False
+        self._stop_event = asyncio.Event()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -138,6 +139,7 @@ class HTTPSource:
 
     def stop(self) -> None:
         self._stopped = True
+        self._stop_event.set()  # a read waiting for the first message returns now, not after its wait
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -190,11 +192,17 @@ class HTTPSource:
         if q.empty():
             if self._stopped:
                 return []
+            getter = asyncio.ensure_future(q.get())
+            stopping = asyncio.ensure_future(self._stop_event.wait())
             try:
-                first = await asyncio.wait_for(q.get(), wait)
-            except TimeoutError:
+                await asyncio.wait((getter, stopping), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                if not getter.done():
+                    getter.cancel()  # Queue.get gives up its place; no message is taken
+            if not getter.done() or getter.cancelled():
                 return []
-            out = [first]
+            out = [getter.result()]
         else:
             out = []
         while len(out) < max_messages and not q.empty():
