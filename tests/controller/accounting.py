@@ -194,7 +194,8 @@ class Accounting:
         return False
 
     async def send(self, n: int, *, senders: int = 4, attempts: int = 1) -> int:
-        """Send `n` new numbered messages round-robin over the Ready source pods; the number accepted."""
+        """Send `n` new numbered messages round-robin over the Ready source pods (looked up again after a
+        refusal); the number accepted."""
         urls = await self.source_urls()
         if not urls:
             return 0
@@ -202,8 +203,11 @@ class Accounting:
         before = len(self.accepted)
 
         async def sender(k: int) -> None:
+            nonlocal urls
             for i in ids[k::senders]:
-                await self.send_one(urls[i % len(urls)], i, attempts)
+                if not await self.send_one(urls[i % len(urls)], i, attempts):
+                    # the pod may be going (a rollout, a scale-down): ask again, as a Service would
+                    urls = await self.source_urls() or urls
 
         await asyncio.gather(*(sender(k) for k in range(senders)))
         return len(self.accepted) - before
