@@ -21,7 +21,6 @@ from numaflux.apiserver.errors import (
     ApiError,
     already_exists,
     bad_request,
-    clone,
     conflict,
     field_cause,
     invalid,
@@ -30,6 +29,7 @@ from numaflux.apiserver.errors import (
 )
 from numaflux.apiserver.resources import CRD_RID, NAMESPACE_RID, POD_RID, Registry, ResourceType
 from numaflux.apiserver.store import Event, Store
+from numaflux.jsondata import clone
 
 JSON = dict[str, Any]
 Clock = Callable[[], dt.datetime]

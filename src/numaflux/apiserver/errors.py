@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from numaflux.jsondata import clone as clone  # the API server's copies, shared with the controllers
-
 JSON = dict[str, Any]
 
 

@@ -23,9 +23,10 @@ from typing import Any
 
 from numaflux.apiserver import crd
 from numaflux.apiserver.core import FOREGROUND, NAMESPACE_FINALIZER, ORPHAN, Api, DeleteOptions
-from numaflux.apiserver.errors import ApiError, clone
+from numaflux.apiserver.errors import ApiError
 from numaflux.apiserver.resources import CRD_RID, NAMESPACE_RID
 from numaflux.apiserver.store import Event
+from numaflux.jsondata import clone
 
 JSON = dict[str, Any]
 EVENT_RID = "/events"

@@ -17,7 +17,6 @@ from numaflux.apiserver.core import Api, DeleteOptions, WriteOptions, timestamp
 from numaflux.apiserver.errors import (
     ApiError,
     bad_request,
-    clone,
     conflict,
     flag,
     method_not_allowed,
@@ -28,6 +27,7 @@ from numaflux.apiserver.logs import serve_log
 from numaflux.apiserver.resources import ResourceType
 from numaflux.apiserver.tables import partial_metadata, table
 from numaflux.apiserver.watch import serve_watch, table_renderer
+from numaflux.jsondata import clone
 
 JSON = dict[str, Any]
 

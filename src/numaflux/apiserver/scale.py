@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from numaflux.apiserver.core import Api, WriteOptions
-from numaflux.apiserver.errors import clone, conflict, field_cause, invalid, not_found
+from numaflux.apiserver.errors import conflict, field_cause, invalid, not_found
 from numaflux.apiserver.resources import ResourceType
 from numaflux.apiserver.selectors import selector_from_label_selector
 from numaflux.apiserver.tables import evaluate
+from numaflux.jsondata import clone
 
 JSON = dict[str, Any]
 
