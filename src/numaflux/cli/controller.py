@@ -35,7 +35,7 @@ async def run_manager(config: ControllerConfig, kubeconfig: Path | None) -> None
     from kubernetes_asyncio import config as kconfig
 
     from numaflux.controller.crds import ensure_crds
-    from numaflux.controller.kube import KubeClient, resolve_environment_once
+    from numaflux.controller.kube import KubeClient
     from numaflux.controller.manager import Manager
 
     if kubeconfig is None:
@@ -44,8 +44,7 @@ async def run_manager(config: ControllerConfig, kubeconfig: Path | None) -> None
     else:
         api = await kconfig.new_client_from_config(config_file=str(kubeconfig))
     try:
-        resolve_environment_once(api)
-        kube = KubeClient(api)
+        kube = KubeClient(api)  # resolves the environment's proxy once, not per request
         if config.install_crds:
             await _retry(lambda: ensure_crds(kube), "installing CRDs")
         manager = Manager(kube, config)

@@ -98,6 +98,7 @@ class KubeClient:
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
+        resolve_environment_once(api)
 
     async def _call(
         self, method: str, path: str, *, query: JSON | None = None, body: Any = None, content_type: str = ""
