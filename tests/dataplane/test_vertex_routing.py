@@ -82,12 +82,18 @@ async def test_even_odd_tags_route_to_three_sinks_and_drop_tagged_messages_are_a
         def payloads(name: str) -> Counter[str]:
             return Counter(line[0] for line in procs[name].log_lines())
 
-        await wait_for(lambda: sum(payloads("number").values()) >= n, 60, "numbers at the number sink")
+        evens = {str(i) for i in range(0, n, 2)}
+        odds = {str(i) for i in range(1, n, 2)}
+        # each sink writes on its own schedule: wait for every one, not only the busiest
+        for sink, expected in (("number", n), ("even", len(evens)), ("odd", len(odds))):
+            await wait_for(
+                lambda sink=sink, expected=expected: sum(payloads(sink).values()) >= expected,
+                60,
+                f"{expected} messages at the {sink} sink",
+            )
         await wait_for(
             lambda: procs["even-or-odd"].metric("forwarder_ack_total") >= n + junk, 30, "all acked"
         )
-        evens = {str(i) for i in range(0, n, 2)}
-        odds = {str(i) for i in range(1, n, 2)}
         got = {name: payloads(name) for name in ("even", "odd", "number")}
         dups = {name: sum(c - 1 for c in got[name].values()) for name in got}
         report("even-odd", **{k: sum(v.values()) for k, v in got.items()}, duplicates=dups)
