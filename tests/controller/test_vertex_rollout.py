@@ -9,7 +9,7 @@ import contextlib
 import pytest
 
 from numaflux.api import constants as c
-from numaflux.controller.kube import JSON, PIPELINE, VERTEX, KubeClient
+from numaflux.controller.kube import JSON, PIPELINE, POD, VERTEX, KubeClient
 
 from .cluster import Process
 from .helpers import is_ready, until
@@ -43,6 +43,25 @@ def rolling_pipeline(namespace: str, arg: str) -> JSON:
 
 def pod_hash(pod: JSON) -> str:
     return str((pod["metadata"].get("annotations") or {}).get(c.KEY_HASH))
+
+
+async def rollout_state(kube: KubeClient, namespace: str, manager: Process) -> str:
+    """What a stalled rollout looks like: the Vertex status, every pod of it, the controller's lines."""
+    v = await kube.get(VERTEX, namespace, "pl-cat")
+    items = (await kube.list(POD, namespace)).get("items") or []
+    pods = [
+        (
+            p["metadata"]["name"],
+            pod_hash(p)[:8],
+            (p.get("status") or {}).get("phase"),
+            is_ready(p),
+            bool(p["metadata"].get("deletionTimestamp")),
+        )
+        for p in items
+        if "-cat-" in p["metadata"]["name"]
+    ]
+    lines = [line for line in manager.output().splitlines() if "pl-cat" in line]
+    return "\n".join([f"status: {v.get('status')}", *map(str, pods), *lines[-60:]])
 
 
 async def test_changing_a_udfs_args_rolls_pods_no_faster_than_max_unavailable(
@@ -90,7 +109,11 @@ async def test_changing_a_udfs_args_rolls_pods_no_faster_than_max_unavailable(
                 return pods
             return None
 
-        after = await until(rolled, "every pl-cat pod replaced and Ready", 150)
+        try:
+            after = await until(rolled, "every pl-cat pod replaced and Ready", 150)
+        except AssertionError:
+            print(await rollout_state(kube, namespace, manager))
+            raise
     finally:
         done.set()
         with contextlib.suppress(asyncio.CancelledError):
