@@ -449,11 +449,11 @@ async def _logged(proc: Process, text: str) -> bool:
     return text in await asyncio.to_thread(proc.output)
 
 
-async def kill_pod(
+async def running_pod(
     cluster: Cluster, kube: KubeClient, namespace: str, prefix: str, container: str = "numa"
-) -> str | None:
-    """kill -9 the process of `container` in one live pod whose name starts with `prefix` (the kubelet
-    restarts it). The pod's name, or None when there is no such pod with that container running."""
+) -> tuple[str, int] | None:
+    """(name, pid of `container`) of one live pod whose name starts with `prefix` and whose container
+    process runs, or None."""
     leftovers = find_leftovers(cluster.data_dir)
     pods = (await kube.list(POD, namespace)).get("items") or []
     for p in sorted(pods, key=lambda p: p["metadata"]["name"]):
@@ -461,7 +461,19 @@ async def kill_pod(
             continue
         proc = leftovers.get(p["metadata"]["uid"], {}).get(container)
         if proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            return str(p["metadata"]["name"])
+            return str(p["metadata"]["name"]), proc.pid
     return None
+
+
+async def kill_pod(
+    cluster: Cluster, kube: KubeClient, namespace: str, prefix: str, container: str = "numa"
+) -> str | None:
+    """kill -9 the process of `container` in one live pod whose name starts with `prefix` (the kubelet
+    restarts it). The pod's name, or None when there is no such pod with that container running."""
+    found = await running_pod(cluster, kube, namespace, prefix, container)
+    if found is None:
+        return None
+    name, pid = found
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return name

@@ -36,6 +36,7 @@ from .accounting import (
     replace_controller,
     restart_controller,
     restart_nats_server,
+    running_pod,
 )
 from .cluster import Cluster, Process
 from .helpers import get_or_none, until
@@ -145,10 +146,16 @@ class Run:
             return f"killed {killed} mid-drain"
         if paused:
             # Nothing drains and no vertex pod runs while Paused: the closest is the pipeline's daemon pod.
-            killed = await until(
-                lambda: kill_pod(self.cluster, kube, ns, "pl-daemon-", "main"), "a daemon pod to kill", 60
-            )
-            return f"no vertex pod while Paused; killed daemon {killed}"
+
+            async def kill_daemon() -> str | None:
+                killed = await kill_pod(self.cluster, kube, ns, "pl-daemon-", "main")
+                if killed is not None:
+                    return f"killed daemon {killed}"
+                if await get_or_none(kube, PIPELINE, ns, "pl") is None:
+                    return "the daemon went with the pipeline before it could be killed"
+                return None
+
+            return f"no vertex pod while Paused; {await until(kill_daemon, 'a daemon pod to kill', 60)}"
         # A resume drains nothing: a vertex pod killed while the vertices come back instead.
         killed = await until(lambda: kill_pod(self.cluster, kube, ns, "pl-cat-"), "a cat pod to kill", 60)
         return f"nothing drains on a resume; killed {killed} while starting"
@@ -362,6 +369,11 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
             await run.nothing_lost("Running→deleted")
 
             await run.step("created Paused (again)", create, lambda: _paused(kube, ns), fault=False)
+            if fault == "pod-killed":
+                # the deletion's fault is the daemon pod's kill: let it start first
+                await until(
+                    lambda: running_pod(cluster, kube, ns, "pl-daemon-", "main"), "the daemon pod running", 60
+                )
             await run.step(
                 "Paused→deleted",
                 lambda: kube.delete(PIPELINE, ns, "pl"),
