@@ -48,6 +48,21 @@ def target(**changes: object) -> EnsureTarget:
 # --- the memo, pure ----------------------------------------------------------------------------------
 
 
+def test_an_ensure_forgotten_while_it_ran_is_not_remembered() -> None:
+    memo = EnsureMemo()
+    token = memo.begin(KEY)
+    memo.forget(KEY)  # e.g. a reconcile saw the ISB service go away meanwhile
+    memo.remember(KEY, target(), now=0.0, token=token)
+    assert memo.needs_ensure(KEY, target(), PLAN, now=1.0)
+    # a newer ensure supersedes an older one still running: only the newer is remembered
+    old = memo.begin(KEY)
+    new = memo.begin(KEY)
+    memo.remember(KEY, target(), now=0.0, token=old)
+    assert memo.needs_ensure(KEY, target(), PLAN, now=1.0)
+    memo.remember(KEY, target(), now=0.0, token=new)
+    assert not memo.needs_ensure(KEY, target(), PLAN, now=1.0)
+
+
 def test_an_unknown_pipeline_is_ensured_then_skipped_until_the_interval_passes() -> None:
     memo = EnsureMemo(reverify_seconds=300)
     assert memo.needs_ensure(KEY, target(), PLAN, now=0.0)

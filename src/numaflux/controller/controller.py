@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,11 +95,18 @@ class Controller:
     """One reconciler with its queue and watches; run by the Manager while it leads."""
 
     def __init__(
-        self, name: str, reconciler: Reconciler, *, workers: int = 1, queue: WorkQueue | None = None
+        self,
+        name: str,
+        reconciler: Reconciler,
+        *,
+        workers: int = 1,
+        queue: WorkQueue | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ):
         self.name = name
         self.reconciler = reconciler
         self.workers = workers
+        self.on_stop = on_stop
         self.queue = queue if queue is not None else WorkQueue()
         self.reconciles = 0
         self._active = False
@@ -143,6 +150,8 @@ class Controller:
                     self.queue.add(key)
         log.info(kv("controller started", controller=self.name, workers=self.workers))
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+        if self.on_stop is not None:  # work the reconciler started beside its reconciles
+            await self.on_stop()
         log.info(kv("controller stopped", controller=self.name))
 
     def stop(self) -> None:

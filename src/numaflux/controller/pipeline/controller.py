@@ -43,7 +43,8 @@ from numaflux.controller.ownership import is_terminating
 from numaflux.controller.pipeline import isb as isbio
 from numaflux.controller.pipeline.actions import NORMAL, VertexPatch
 from numaflux.controller.pipeline.build import IsbPlan
-from numaflux.controller.pipeline.ensured import EnsureMemo, ensure_target
+from numaflux.controller.pipeline.ensured import EnsureMemo, EnsureTarget, ensure_target
+from numaflux.controller.pipeline.ensuring import EnsureTasks
 from numaflux.controller.pipeline.lifecycle import FINALIZER, NOT_READ, BuffersNeeded
 from numaflux.controller.pipeline.reconcile import PipelineObserved, PipelinePlan, plan_pipeline
 from numaflux.controller.pipeline.status import REASON_FIXED_RESOURCES_FAILED
@@ -103,6 +104,7 @@ class PipelineReconciler:
         self.informers = informers
         self.isb_clients = isbio.IsbClients()
         self.ensured = EnsureMemo()
+        self.ensures = EnsureTasks(self._requeue)
         self._lagging: dict[str, dict[str, datetime]] = {}
 
     # --- observe -------------------------------------------------------------------------------------
@@ -112,6 +114,7 @@ class PipelineReconciler:
         if raw is None:
             self._lagging.pop(key, None)
             self.ensured.forget(key)
+            self.ensures.forget(key)
             return Result()
         try:
             pl = Pipeline.model_validate(clone(raw))
@@ -239,10 +242,19 @@ class PipelineReconciler:
                     queue(f"{ns}/{vertex}")
 
     def _vertex_queue(self) -> Callable[[str], None] | None:
+        return self._queue("vertex")
+
+    def _queue(self, name: str) -> Callable[[str], None] | None:
+        # looked up at each use: a controller gets a new queue each term it leads
         for controller in self.manager.controllers:
-            if controller.name == "vertex":
+            if controller.name == name:
                 return controller.queue.add
         return None
+
+    def _requeue(self, key: str) -> None:
+        queue = self._queue("pipeline")
+        if queue is not None:
+            queue(key)
 
     async def _apply_children(
         self, obj: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
@@ -269,10 +281,29 @@ class PipelineReconciler:
         url = isbio.isb_url(isb)
         if url is None:  # plan_pipeline only plans children for an ISB service with a URL
             raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
+        key = f"{pl.namespace}/{pl.name}"
+        failed = self.ensures.take_error(key)
+        if failed is not None:
+            raise failed
+        if self.ensures.running(key):
+            return  # its end queues the pipeline again
         js = await self._jetstream(url)
         target = ensure_target(isb, url, wanted, self.isb_clients.generation(url))
-        key = f"{pl.namespace}/{pl.name}"
-        actions = await isbio.ensure_plan(js, isb, wanted, self.ensured, key, target, self.clock.monotonic())
+        now = self.clock.monotonic()
+        if self.ensured.needs_ensure(key, target, wanted, now):
+            self.ensures.start(key, self._run_ensure(obj, js, isb, wanted, key, target, now))
+
+    async def _run_ensure(
+        self,
+        obj: JSON,
+        js: Any,
+        isb: InterStepBufferService,
+        wanted: IsbPlan,
+        key: str,
+        target: EnsureTarget,
+        now: float,
+    ) -> None:
+        actions = await isbio.ensure_plan(js, isb, wanted, self.ensured, key, target, now)
         if actions is not None:
             self._isb_events(obj, actions)
 
@@ -340,6 +371,8 @@ class PipelineReconciler:
         assert plan.lifecycle is not None and plan.lifecycle.cleanup is not None
         cleanup = plan.lifecycle.cleanup
         url = isbio.isb_url(isb)
+        # an ensure still running could create again what is about to be removed
+        await self.ensures.settle(f"{pl.namespace}/{pl.name}")
         if url is not None and isb is not None:
             js = await self._jetstream(url)
             actions = await isbio.remove(js, cleanup.buffers, cleanup.buckets, cleanup.side_inputs_store)
@@ -397,7 +430,11 @@ def setup(manager: Manager) -> None:
     informers[POD].add_indexer(INDEX_PIPELINE, by_pipeline_label)
     informers[PIPELINE].add_indexer(INDEX_ISB, by_isb_service)
     reconciler = PipelineReconciler(manager, informers)
-    controller = manager.add(Controller("pipeline", reconciler, workers=manager.config.workers))
+    controller = manager.add(
+        Controller(
+            "pipeline", reconciler, workers=manager.config.workers, on_stop=reconciler.ensures.cancel_all
+        )
+    )
     controller.watch_primary(informers[PIPELINE], spec_or_metadata_changed)
     for kind in (VERTEX, DEPLOYMENT, SERVICE):
         controller.watch_owned(informers[kind], PIPELINE)

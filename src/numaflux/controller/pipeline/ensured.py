@@ -57,6 +57,7 @@ class EnsureMemo:
     def __init__(self, reverify_seconds: float = REVERIFY_SECONDS) -> None:
         self.reverify_seconds = reverify_seconds
         self._done: dict[str, tuple[EnsureTarget, float]] = {}
+        self._started: dict[str, object] = {}
 
     def needs_ensure(self, key: str, target: EnsureTarget, plan: IsbPlan, now: float) -> bool:
         """Whether to talk to JetStream: something to delete, or no fresh ensure of ``target``."""
@@ -65,13 +66,26 @@ class EnsureMemo:
         done = self._done.get(key)
         return done is None or done[0] != target or now - done[1] >= self.reverify_seconds
 
-    def remember(self, key: str, target: EnsureTarget, now: float) -> None:
-        """``target`` was ensured successfully at ``now``."""
+    def begin(self, key: str) -> object:
+        """An ensure of ``key`` starts: forgets the last one; the token is for ``remember``."""
+        self.forget(key)
+        token = self._started[key] = object()
+        return token
+
+    def remember(self, key: str, target: EnsureTarget, now: float, token: object | None = None) -> None:
+        """``target`` was ensured successfully, started at ``now``. With the ``token`` of ``begin``, only
+        if ``key`` was not forgotten meanwhile (the ensure ran beside reconciles that saw the ISB service
+        go away, for instance: what it made may be gone)."""
+        if token is not None:
+            if self._started.get(key) is not token:
+                return
+            del self._started[key]
         self._done[key] = (target, now)
 
     def forget(self, key: str) -> None:
         """The next reconcile of ``key`` ensures again (a failure, an ISB problem, deletion)."""
         self._done.pop(key, None)
+        self._started.pop(key, None)
 
     def reverify_in(self, key: str, now: float) -> float | None:
         """Seconds until the remembered ensure of ``key`` expires (at least 1), None if none is remembered."""

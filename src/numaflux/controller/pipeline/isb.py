@@ -208,8 +208,8 @@ async def ensure_plan(
     ``target`` for ``key`` (then None: no round trip). Remembered only once both steps succeeded."""
     if not memo.needs_ensure(key, target, plan, now):
         return None
-    memo.forget(key)
+    token = memo.begin(key)
     made = await ensure(js, isb, plan.buffers, plan.buckets, plan.side_inputs_store)
     dropped = await remove(js, plan.delete_buffers, plan.delete_buckets, None)
-    memo.remember(key, target, now)
+    memo.remember(key, target, now, token)
     return made + dropped
