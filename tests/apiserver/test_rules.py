@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from numaflux.apiserver import patch, protobuf, schema
-from numaflux.apiserver.core import Api
+from numaflux.apiserver.core import Api, DeleteOptions
 from numaflux.apiserver.errors import ApiError
 from numaflux.apiserver.gc import GarbageCollector
 from numaflux.apiserver.resources import Registry
@@ -309,4 +309,28 @@ def test_events_older_than_the_ttl_are_expired(tmp_path: Path) -> None:
     collector = GarbageCollector(api)
     assert collector.expire_events(now) == 1
     assert [e["metadata"]["name"] for e in store.list("/events")] == ["fresh"]
+    store.close()
+
+
+def test_service_cluster_ips_are_unique_reused_when_freed_and_known_after_a_restart(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db")
+    api = Api(store, Registry())
+    api.bootstrap()
+    services = api.registry.lookup("", "v1", "services")
+    assert services is not None
+
+    def create(name: str, **spec: Any) -> str:
+        body = {"metadata": {"name": name}, "spec": {"ports": [{"port": 80}], **spec}}
+        return str(api.create(services, "default", body)["spec"]["clusterIP"])
+
+    assert [create(f"s{i}") for i in range(3)] == ["10.96.0.2", "10.96.0.3", "10.96.0.4"]
+    assert create("headless", clusterIP="None") == "None"
+    api.delete(services, "default", "s1", DeleteOptions())
+    assert create("again") == "10.96.0.3"  # the freed address is the lowest free one
+    store.close()
+    # a new API server on the same data knows which addresses are taken
+    store = Store(tmp_path / "db")
+    api = Api(store, Registry())
+    api.bootstrap()
+    assert create("after-restart") == "10.96.0.5"
     store.close()

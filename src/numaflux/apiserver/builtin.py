@@ -137,11 +137,15 @@ def _pod(obj: JSON, old: JSON | None, ctx: AdmitContext) -> list[JSON]:
     return causes
 
 
+SERVICE_NETWORK = ipaddress.IPv4Network("10.96.0.0/16")
+
+
 def _next_service_ip(used: set[str]) -> str:
-    network = ipaddress.ip_network("10.96.0.0/16")
-    for host in network.hosts():
-        text = str(host)
-        if text != "10.96.0.1" and text not in used:
+    """The lowest free host address of the service network (10.96.0.1 is the API server's)."""
+    first = int(SERVICE_NETWORK.network_address) + 2
+    for number in range(first, int(SERVICE_NETWORK.broadcast_address)):
+        text = f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
+        if text not in used:
             return text
     raise RuntimeError("service IP range 10.96.0.0/16 is exhausted")
 
