@@ -18,7 +18,9 @@ daemon objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` → s
 (delete buffers/buckets, then remove the finalizer) → Events and log lines. The writes within one step
 are independent and go out at once (a vertex pod waits for its buffers and buckets, so Vertex objects
 need not wait for the ISB); a step ends when all of them have, then raises its first failure, so the
-next step never starts after a failed one.
+next step never starts after a failed one. The ISB write is the exception that does not hold the step
+up: like NumaFlow's buffer-creation job, the ensure runs beside the reconcile (``ensuring.py``); its end
+queues the pipeline again and a failure is raised by that next reconcile.
 """
 
 from __future__ import annotations
