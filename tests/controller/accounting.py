@@ -216,6 +216,14 @@ class Accounting:
         """`send` in the background (to pause or fault while messages are still coming in)."""
         return asyncio.create_task(self.send(n, senders=senders))
 
+    async def source_ready(self, within: float = 60) -> None:
+        """Wait for a Ready source pod (a rollout, e.g. after a controller upgrade, may be replacing it)."""
+
+        async def some() -> list[str] | None:
+            return await self.source_urls() or None
+
+        await until(some, "a Ready source pod to send to", within)
+
     async def send_all(self, n: int, within: float = 60) -> None:
         """Send `n` messages that must all be accepted (the pipeline is Running and Ready)."""
 

@@ -301,10 +301,11 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
             await run.nothing_lost("Paused→Running fast")
 
             base = len(acct.accepted)
+            await acct.source_ready()
             sending = acct.start_sending(BATCH * 2)
 
             async def pause_with_messages_in_flight() -> None:
-                await until(lambda: _accepted_at_least(acct, base + BATCH // 2), "messages accepted", 30)
+                await _wait_accepted(acct, base + BATCH // 2)
                 await set_desired(kube, ns, "Paused")
 
             await run.step(
@@ -333,11 +334,12 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
             await run.nothing_lost("Paused→Running slow")
 
             base = len(acct.accepted)
+            await acct.source_ready()
             sending = acct.start_sending(BATCH * 2)
             phase_at_resume: list[str] = []
 
             async def pause_then_resume_during_the_drain() -> None:
-                await until(lambda: _accepted_at_least(acct, base + BATCH // 2), "messages accepted", 30)
+                await _wait_accepted(acct, base + BATCH // 2)
                 await set_desired(kube, ns, "Paused")
                 await until(lambda: _marker_set(kube, ns), "pause started", 30)
                 pl = await kube.get(PIPELINE, ns, "pl")
@@ -356,10 +358,11 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
             await run.nothing_lost("Pausing→Running")
 
             base = len(acct.accepted)
+            await acct.source_ready()
             sending = acct.start_sending(BATCH * 2)
 
             async def delete_with_messages_in_flight() -> None:
-                await until(lambda: _accepted_at_least(acct, base + BATCH // 2), "messages accepted", 30)
+                await _wait_accepted(acct, base + BATCH // 2)
                 await kube.delete(PIPELINE, ns, "pl")
 
             await run.step(
@@ -389,6 +392,13 @@ async def test_every_lifecycle_transition_converges_and_loses_nothing_under_faul
     finally:
         if run is not None and run.controller is not None and run.controller.running():
             run.controller.terminate()
+
+
+async def _wait_accepted(acct: Accounting, n: int, within: float = 30) -> None:
+    try:
+        await until(lambda: _accepted_at_least(acct, n), f"{n} messages accepted", within)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; last refusals {acct.refusals[-5:]}; {await acct.describe()}") from None
 
 
 async def _accepted_at_least(acct: Accounting, n: int) -> bool:
