@@ -149,9 +149,11 @@ class Controller:
                 for key in mapper(obj):
                     self.queue.add(key)
         log.info(kv("controller started", controller=self.name, workers=self.workers))
-        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
-        if self.on_stop is not None:  # work the reconciler started beside its reconciles
-            await self.on_stop()
+        try:
+            await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+        finally:
+            if self.on_stop is not None:  # work the reconciler started beside its reconciles
+                await self.on_stop()
         log.info(kv("controller stopped", controller=self.name))
 
     def stop(self) -> None:

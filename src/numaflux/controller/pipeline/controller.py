@@ -104,7 +104,7 @@ class PipelineReconciler:
         self.informers = informers
         self.isb_clients = isbio.IsbClients()
         self.ensured = EnsureMemo()
-        self.ensures = EnsureTasks(self._requeue)
+        self.ensures = EnsureTasks(self._requeue, clock=self.clock.monotonic)
         self._lagging: dict[str, dict[str, datetime]] = {}
 
     # --- observe -------------------------------------------------------------------------------------
@@ -135,11 +135,7 @@ class PipelineReconciler:
             plan = plan_pipeline(observed, now, image=self.image)
         if plan.isb is None:  # ISB missing/unhealthy or deleting: whatever was ensured may be gone
             self.ensured.forget(key)
-        try:
-            await self._apply(raw, pl, isb, plan)
-        except Exception:
-            self.ensured.forget(key)
-            raise
+        await self._apply(raw, pl, isb, plan)
         reverify = self.ensured.reverify_in(key, self.clock.monotonic())
         return Result(requeue_after=_soonest(plan.requeue_after, reverify))
 
@@ -261,7 +257,8 @@ class PipelineReconciler:
     ) -> None:
         """The ISB objects, Vertex objects and daemon objects: independent children, written at once (a
         vertex pod waits for its buffers and buckets, so Vertex objects need not wait for the ensure).
-        Every write has finished when the first failure is raised."""
+        The API writes have finished when the first failure is raised; the ISB ensure has only been
+        started (it runs beside the reconcile, ``ensuring.py``)."""
         ns = pl.namespace
         writes: list[Awaitable[None]] = []
         if plan.isb is not None and isb is not None:
@@ -282,16 +279,23 @@ class PipelineReconciler:
         if url is None:  # plan_pipeline only plans children for an ISB service with a URL
             raise RuntimeError(f"isbsvc {isb.name}: no status.config.jetstream.url")
         key = f"{pl.namespace}/{pl.name}"
-        failed = self.ensures.take_error(key)
-        if failed is not None:
-            raise failed
-        if self.ensures.running(key):
-            return  # its end queues the pipeline again
+        pending = self.ensures.pending_deletes(key, wanted.delete_buffers, wanted.delete_buckets)
+        wanted = dataclasses.replace(
+            wanted,
+            delete_buffers=sorted(pending.buffers - set(wanted.buffers)),
+            delete_buckets=sorted(pending.buckets - set(wanted.buckets)),
+        )
+        if self.ensures.running(key) and (wanted.delete_buffers or wanted.delete_buckets):
+            # the ensure in flight predates the topology change: the deletes follow it, not a later pass
+            await self.ensures.settle(key)
         js = await self._jetstream(url)
         target = ensure_target(isb, url, wanted, self.isb_clients.generation(url))
+        failed = self.ensures.failure(key, target)
         now = self.clock.monotonic()
-        if self.ensured.needs_ensure(key, target, wanted, now):
-            self.ensures.start(key, self._run_ensure(obj, js, isb, wanted, key, target, now))
+        if self.ensures.may_start(key, now) and self.ensured.needs_ensure(key, target, wanted, now):
+            self.ensures.start(key, target, self._run_ensure(obj, js, isb, wanted, key, target, now))
+        if failed is not None:
+            raise failed  # until an ensure succeeds; the work queue's back-off spaces these reconciles
 
     async def _run_ensure(
         self,
@@ -304,6 +308,7 @@ class PipelineReconciler:
         now: float,
     ) -> None:
         actions = await isbio.ensure_plan(js, isb, wanted, self.ensured, key, target, now)
+        self.ensures.deleted(key, wanted.delete_buffers, wanted.delete_buckets)
         if actions is not None:
             self._isb_events(obj, actions)
 
@@ -371,11 +376,16 @@ class PipelineReconciler:
         assert plan.lifecycle is not None and plan.lifecycle.cleanup is not None
         cleanup = plan.lifecycle.cleanup
         url = isbio.isb_url(isb)
+        key = f"{pl.namespace}/{pl.name}"
         # an ensure still running could create again what is about to be removed
-        await self.ensures.settle(f"{pl.namespace}/{pl.name}")
+        await self.ensures.settle(key)
         if url is not None and isb is not None:
             js = await self._jetstream(url)
-            actions = await isbio.remove(js, cleanup.buffers, cleanup.buckets, cleanup.side_inputs_store)
+            dropped = self.ensures.pending_deletes(key, cleanup.buffers, cleanup.buckets)
+            actions = await isbio.remove(
+                js, sorted(dropped.buffers), sorted(dropped.buckets), cleanup.side_inputs_store
+            )
+            self.ensures.forget(key)
             self._isb_events(obj, actions)
         else:
             why = "not found" if isb is None else "has no URL"

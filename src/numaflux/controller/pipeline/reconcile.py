@@ -20,7 +20,7 @@ are independent and go out at once (a vertex pod waits for its buffers and bucke
 need not wait for the ISB); a step ends when all of them have, then raises its first failure, so the
 next step never starts after a failed one. The ISB write is the exception that does not hold the step
 up: like NumaFlow's buffer-creation job, the ensure runs beside the reconcile (``ensuring.py``); its end
-queues the pipeline again and a failure is raised by that next reconcile.
+queues the pipeline again, and a failure is raised by every reconcile until an ensure succeeds.
 """
 
 from __future__ import annotations
