@@ -327,10 +327,16 @@ def test_service_cluster_ips_are_unique_reused_when_freed_and_known_after_a_rest
     assert create("headless", clusterIP="None") == "None"
     api.delete(services, "default", "s1", DeleteOptions())
     assert create("again") == "10.96.0.3"  # the freed address is the lowest free one
+    with pytest.raises(ApiError) as taken:
+        create("same-ip", clusterIP="10.96.0.2")
+    assert taken.value.code == 422 and "provided IP is already allocated" in taken.value.message
+    assert create("free-ip", clusterIP="10.96.0.9") == "10.96.0.9"
     store.close()
     # a new API server on the same data knows which addresses are taken
     store = Store(tmp_path / "db")
     api = Api(store, Registry())
     api.bootstrap()
     assert create("after-restart") == "10.96.0.5"
+    with pytest.raises(ApiError):
+        create("same-ip-after-restart", clusterIP="10.96.0.9")
     store.close()

@@ -159,7 +159,17 @@ def _service(obj: JSON, old: JSON | None, ctx: AdmitContext) -> list[JSON]:
     if old is not None and (old.get("spec") or {}).get("clusterIP") not in (None, spec.get("clusterIP")):
         return [field_cause("spec.clusterIP", "FieldValueInvalid", "Invalid value: field is immutable")]
     if spec.get("type") != "ExternalName":
-        if not spec.get("clusterIP"):
+        requested = spec.get("clusterIP")
+        if old is None and requested not in (None, "", "None") and requested in ctx.service_ips:
+            return [
+                field_cause(
+                    "spec.clusterIPs",
+                    "FieldValueInvalid",
+                    f'Invalid value: []string{{"{requested}"}}: failed to allocate IP {requested}: '
+                    "provided IP is already allocated",
+                )
+            ]
+        if not requested:
             spec["clusterIP"] = _next_service_ip(ctx.service_ips)
         spec["clusterIPs"] = [spec["clusterIP"]]
         spec.setdefault("ipFamilies", ["IPv4"])
