@@ -53,7 +53,16 @@ class SinkRecorder:
 
     def _open_new(self) -> None:
         root = paths.pods_dir(self.cluster.data_dir) / self.namespace
-        for path in root.glob(f"{self.prefix}*/numa.log*"):
+        try:
+            pods = [p for p in root.iterdir() if p.name.startswith(self.prefix)]
+        except FileNotFoundError:
+            return
+        logs: list[Path] = []
+        for pod in pods:
+            # the kubelet removes a deleted pod's directory at any moment, even mid-listing
+            with contextlib.suppress(FileNotFoundError):
+                logs += pod.glob("numa.log*")
+        for path in logs:
             with contextlib.suppress(FileNotFoundError):
                 ino = path.stat().st_ino
                 key = (path.parent.name, ino)
