@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from numaflux.apiserver import crd
@@ -34,8 +35,21 @@ EVENT_TTL = dt.timedelta(hours=1)
 log = logging.getLogger(__name__)
 
 
+Key = tuple[str, str, str]
+"""(storage id, namespace, name) of a stored object."""
+
+
+def _key(rid: str, obj: JSON) -> Key:
+    meta = obj["metadata"]
+    return rid, meta.get("namespace") or "", meta["name"]
+
+
 class GarbageCollector:
-    """Runs collection passes on the event loop."""
+    """Runs collection passes on the event loop.
+
+    A pass looks only at what can need collecting, from two indexes kept up to date by the store's
+    events: the dependents of each owner uid, and the objects being deleted. A pass therefore costs
+    about one lookup per owner, not one per stored object."""
 
     def __init__(self, api: Api, interval: float = 1.0, event_ttl: dt.timedelta = EVENT_TTL) -> None:
         self.api = api
@@ -44,9 +58,39 @@ class GarbageCollector:
         self._next_expiry = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._dependents: dict[str, dict[Key, None]] = {}  # owner uid -> its dependents, in write order
+        self._owners_of: dict[Key, tuple[str, ...]] = {}  # dependent -> the owner uids it refers to
+        self._terminating: dict[Key, None] = {}  # objects with a deletionTimestamp, in write order
+        for rid in list(api.store.resources()):
+            for obj in api.store.list(rid):
+                self._index(rid, obj, deleted=False)
         api.store.add_listener(self._on_event)
 
+    def _index(self, rid: str, obj: JSON, *, deleted: bool) -> None:
+        key = _key(rid, obj)
+        meta = obj["metadata"]
+        uids = () if deleted else tuple(ref.get("uid", "") for ref in meta.get("ownerReferences") or [])
+        before = self._owners_of.get(key, ())
+        if uids != before:
+            for uid in before:
+                dependents = self._dependents.get(uid)
+                if dependents is not None:
+                    dependents.pop(key, None)
+                    if not dependents:
+                        del self._dependents[uid]
+            for uid in uids:
+                self._dependents.setdefault(uid, {})[key] = None
+            if uids:
+                self._owners_of[key] = uids
+            else:
+                self._owners_of.pop(key, None)
+        if not deleted and meta.get("deletionTimestamp"):
+            self._terminating[key] = None
+        else:
+            self._terminating.pop(key, None)
+
     def _on_event(self, event: Event) -> None:
+        self._index(event.rid, event.obj, deleted=event.type == "DELETED")
         meta = event.obj["metadata"]
         if event.type == "DELETED" or meta.get("deletionTimestamp"):
             self._wake.set()
@@ -57,6 +101,15 @@ class GarbageCollector:
             if owner is None or owner[1]["metadata"].get("deletionTimestamp"):
                 self._wake.set()
                 return
+
+    def _current(self, keys: Iterable[Key]) -> list[tuple[str, JSON]]:
+        """(storage id, object) of each key still stored."""
+        out = []
+        for rid, ns, name in keys:
+            obj = self.api.store.get(rid, ns, name)
+            if obj is not None:
+                out.append((rid, obj))
+        return out
 
     def start(self) -> None:
         """Begin collecting in the background."""
@@ -87,37 +140,41 @@ class GarbageCollector:
 
     # ----- one pass -----
     def collect(self) -> None:
-        """One full pass over the store."""
+        """One pass: dependents whose owners are gone or going, then the objects being deleted."""
         store = self.api.store
-        dependents: dict[str, list[tuple[str, JSON]]] = {}
-        for rid in list(store.resources()):
-            for obj in store.list(rid):
-                for ref in obj["metadata"].get("ownerReferences") or []:
-                    dependents.setdefault(ref.get("uid", ""), []).append((rid, obj))
         seen: set[str] = set()
-        for owner_uid, children in dependents.items():
+        for owner_uid, keys in list(self._dependents.items()):
             owner = store.by_uid(owner_uid)
-            for rid, child in children:
+            if owner is not None and not owner[1]["metadata"].get("deletionTimestamp"):
+                continue  # a live owner keeps each of these children: nothing to collect through it
+            for rid, child in self._current(list(keys)):
                 uid = child["metadata"].get("uid", "")
                 if uid in seen:
                     continue
                 self._collect_child(rid, child, owner)
                 seen.add(uid)
-        for rid in list(store.resources()):
-            for obj in store.list(rid):
-                meta = obj["metadata"]
-                if not meta.get("deletionTimestamp"):
-                    continue
-                finalizers = meta.get("finalizers") or []
-                if FOREGROUND in finalizers and not self._blocking(meta["uid"], dependents):
-                    self._drop_finalizer(rid, obj, FOREGROUND)
-                elif ORPHAN in finalizers:
-                    self._orphan(meta["uid"], dependents)
-                    self._drop_finalizer(rid, obj, ORPHAN)
-                if rid == NAMESPACE_RID:
-                    self._clean_namespace(obj)
-                elif rid == CRD_RID:
-                    self._clean_crd(obj)
+        while self._finish_terminating():
+            pass  # a finalizer dropped may have unblocked an owner waiting in the foreground
+
+    def _finish_terminating(self) -> bool:
+        """Objects being deleted: drop the foreground and orphan finalizers that are done, clean up
+        namespaces and CRDs. Returns whether a finalizer was dropped."""
+        dropped = False
+        for rid, obj in self._current(list(self._terminating)):
+            meta = obj["metadata"]
+            if not meta.get("deletionTimestamp"):
+                continue
+            finalizers = meta.get("finalizers") or []
+            if FOREGROUND in finalizers and not self._blocking(meta["uid"]):
+                dropped = self._drop_finalizer(rid, obj, FOREGROUND) or dropped
+            elif ORPHAN in finalizers:
+                self._orphan(meta["uid"])
+                dropped = self._drop_finalizer(rid, obj, ORPHAN) or dropped
+            if rid == NAMESPACE_RID:
+                self._clean_namespace(obj)
+            elif rid == CRD_RID:
+                self._clean_crd(obj)
+        return dropped
 
     def expire_events(self, now: dt.datetime) -> int:
         """Delete core Events last seen more than event_ttl before now (Kubernetes keeps them 1 h)."""
@@ -142,6 +199,7 @@ class GarbageCollector:
         return expired
 
     def _collect_child(self, rid: str, child: JSON, owner: tuple[str, JSON] | None) -> None:
+        """Delete `child` if all its owners are gone (background) or being deleted in the foreground."""
         refs = child["metadata"].get("ownerReferences") or []
         alive = [self.api.store.by_uid(ref.get("uid", "")) for ref in refs]
         live = [found for found in alive if found is not None]
@@ -159,37 +217,33 @@ class GarbageCollector:
         if foreground and len(foreground) == len(live):
             self._delete(rid, child, "Foreground")
 
-    def _blocking(self, owner_uid: str, dependents: dict[str, list[tuple[str, JSON]]]) -> bool:
-        for _, child in dependents.get(owner_uid, []):
-            current = self.api.store.by_uid(child["metadata"].get("uid", ""))
-            if current is None:
-                continue
-            for ref in current[1]["metadata"].get("ownerReferences") or []:
+    def _blocking(self, owner_uid: str) -> bool:
+        for _, child in self._current(list(self._dependents.get(owner_uid, ()))):
+            for ref in child["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion"):
                     return True
         return False
 
-    def _orphan(self, owner_uid: str, dependents: dict[str, list[tuple[str, JSON]]]) -> None:
-        for rid, child in dependents.get(owner_uid, []):
-            current = self.api.store.by_uid(child["metadata"].get("uid", ""))
-            if current is None:
-                continue
-            obj = clone(current[1])
+    def _orphan(self, owner_uid: str) -> None:
+        for rid, child in self._current(list(self._dependents.get(owner_uid, ()))):
+            obj = clone(child)
             obj["metadata"]["ownerReferences"] = [
                 r for r in obj["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid
             ]
             if not obj["metadata"]["ownerReferences"]:
                 del obj["metadata"]["ownerReferences"]
-            self.api.store.update(rid, obj, current[1])
+            self.api.store.update(rid, obj, child)
 
-    def _drop_finalizer(self, rid: str, obj: JSON, finalizer: str) -> None:
+    def _drop_finalizer(self, rid: str, obj: JSON, finalizer: str) -> bool:
+        """Remove `finalizer` from the stored object; whether it was there to remove."""
         rt = self.api.registry.for_rid(rid)
         current = self.api.store.get(rid, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-        if rt is None or current is None:
-            return
+        if rt is None or current is None or finalizer not in (current["metadata"].get("finalizers") or []):
+            return False
         new = self.api.external(rt, current)
         new["metadata"]["finalizers"] = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
         self.api.update(rt, new["metadata"].get("namespace", ""), new["metadata"]["name"], new)
+        return True
 
     def _delete(self, rid: str, obj: JSON, propagation: str) -> None:
         rt = self.api.registry.for_rid(rid)
