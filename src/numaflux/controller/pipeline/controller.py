@@ -10,6 +10,7 @@ and the next reconcile recomputes everything from what it observes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -203,18 +204,17 @@ class PipelineReconciler:
         self, raw: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
     ) -> None:
         ns, name = pl.namespace, pl.name
-        obj = raw
         pipelines = self.informers[PIPELINE]
-        if plan.add_finalizer:
-            finalizers = [*(raw["metadata"].get("finalizers") or []), FINALIZER]
-            obj = await self.kube.patch(PIPELINE, ns, name, {"metadata": {"finalizers": finalizers}})
-            pipelines.record_write(obj)
+        step = _ChildrenStep(raw)
         try:
-            await self._apply_children(obj, pl, isb, plan)
+            await self._apply_children(step, pl, isb, plan)
         except Exception as err:
+            if err is step.finalizer_error:  # nothing was reported failed before the finalizer either
+                raise
             if not is_conflict(err):  # a stale cache is retried at once, not a failure to report
-                await self._fail_children(obj, plan.status, describe(err))
+                await self._fail_children(step.obj, plan.status, describe(err))
             raise
+        obj = step.obj
         # every vertex patch lands (or the first failure is raised) before the marker is touched
         await all_settled(self._patch_vertex(ns, patch) for patch in plan.vertex_patches)
         if plan.lifecycle is not None:
@@ -253,27 +253,53 @@ class PipelineReconciler:
             queue(key)
 
     async def _apply_children(
-        self, obj: JSON, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
+        self, step: _ChildrenStep, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
     ) -> None:
-        """The ISB objects, Vertex objects and daemon objects: independent children, written at once (a
-        vertex pod waits for its buffers and buckets, so Vertex objects need not wait for the ensure).
-        The API writes have finished when the first failure is raised; the ISB ensure has only been
-        started (it runs beside the reconcile, ``ensuring.py``)."""
+        """The finalizer, the ISB objects, Vertex objects and daemon objects: written at once (a vertex
+        pod waits for its buffers and buckets, so Vertex objects need not wait for the ensure).
+
+        The finalizer (when missing) goes out with the Vertex and daemon objects: those are owned by the
+        pipeline, so the garbage collector removes them should the pipeline go first. Only the buffers and
+        buckets need the finalizer's cleanup, so the ISB ensure starts once the finalizer is in place. The
+        API writes have finished when the first failure is raised (the finalizer's first); the ISB ensure
+        has only been started (it runs beside the reconcile, ``ensuring.py``)."""
         ns = pl.namespace
         writes: list[Awaitable[None]] = []
+        ensure = None
         if plan.isb is not None and isb is not None:
-            writes.append(self._ensure_isb(obj, pl, isb, plan.isb))
+            ensure = functools.partial(self._ensure_isb, pl=pl, isb=isb, wanted=plan.isb)
+        if plan.add_finalizer:
+            writes.append(self._add_finalizer(step, ensure))
+        elif ensure is not None:
+            writes.append(ensure(step.obj))
         if plan.vertices is not None:
             writes += [self._create_vertex(vertex) for vertex in plan.vertices.creates]
             writes += [self._replace_vertex(vertex) for vertex in plan.vertices.updates]
             writes += [self._delete_vertex(ns, stale) for stale in plan.vertices.deletes]
         for kind, child in ((SERVICE, plan.daemon_service), (DEPLOYMENT, plan.daemon_deployment)):
             if child is not None:
-                writes.append(self._apply_daemon(obj, pl, kind, child))
+                writes.append(self._apply_daemon(step.obj, pl, kind, child))
         await all_settled(writes)
 
+    async def _add_finalizer(
+        self, step: _ChildrenStep, then: Callable[[JSON], Awaitable[None]] | None
+    ) -> None:
+        meta = step.obj["metadata"]
+        finalizers = [*(meta.get("finalizers") or []), FINALIZER]
+        try:
+            written = await self.kube.patch(
+                PIPELINE, meta["namespace"], meta["name"], {"metadata": {"finalizers": finalizers}}
+            )
+        except Exception as err:
+            step.finalizer_error = err
+            raise
+        self.informers[PIPELINE].record_write(written)
+        step.obj = written
+        if then is not None:
+            await then(written)
+
     async def _ensure_isb(
-        self, obj: JSON, pl: Pipeline, isb: InterStepBufferService, wanted: IsbPlan
+        self, obj: JSON, *, pl: Pipeline, isb: InterStepBufferService, wanted: IsbPlan
     ) -> None:
         url = isbio.isb_url(isb)
         if url is None:  # plan_pipeline only plans children for an ISB service with a URL
@@ -403,6 +429,15 @@ class PipelineReconciler:
             raise
         self.informers[PIPELINE].record_write(written)
         self.recorder.event(obj, NORMAL, "FinalizerRemoved", "Buffers and buckets removed; pipeline released")
+
+
+class _ChildrenStep:
+    """The pipeline object as the children step leaves it (with the finalizer once added), and the
+    finalizer patch's failure, which is raised as it is (no failed-children status)."""
+
+    def __init__(self, obj: JSON) -> None:
+        self.obj = obj
+        self.finalizer_error: BaseException | None = None
 
 
 def _soonest(*delays: float | None) -> float | None:

@@ -13,14 +13,17 @@
     status     → ``pipeline_status``
 
 Apply the plan in this order, stopping at the first error (the next reconcile recomputes everything):
-finalizer → children: ISB buffers/buckets (create, then delete), vertex creates/updates/deletes and
+children: the finalizer, ISB buffers/buckets (create, then delete), vertex creates/updates/deletes and
 daemon objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` → status → ``lifecycle.cleanup``
 (delete buffers/buckets, then remove the finalizer) → Events and log lines. The writes within one step
 are independent and go out at once (a vertex pod waits for its buffers and buckets, so Vertex objects
-need not wait for the ISB); a step ends when all of them have, then raises its first failure, so the
-next step never starts after a failed one. The ISB write is the exception that does not hold the step
-up: like NumaFlow's buffer-creation job, the ensure runs beside the reconcile (``ensuring.py``); its end
-queues the pipeline again, and a failure is raised by every reconcile until an ensure succeeds.
+need not wait for the ISB; the Vertex and daemon objects are owned by the pipeline, so they need no
+finalizer to be removed with it); a step ends when all of them have, then raises its first failure, so
+the next step never starts after a failed one. The buffers and buckets are the one child that waits for
+the finalizer, whose cleanup alone removes them. The ISB write is also the exception that does not hold
+the step up: like NumaFlow's buffer-creation job, the ensure runs beside the reconcile
+(``ensuring.py``); its end queues the pipeline again, and a failure is raised by every reconcile until
+an ensure succeeds.
 """
 
 from __future__ import annotations
