@@ -1,4 +1,8 @@
-"""Connection lifecycle shared by every UDF client: server-info, dial, IsReady, reconnect."""
+"""Connection lifecycle shared by every UDF client: server-info, dial, IsReady, reconnect.
+
+Each client holds two connections to its UDF's socket: a grpc.aio channel for the unary calls
+(``IsReady`` and the like) and an HTTP/2 connection of our own for the long-lived streams, which carry
+every message (see ``_h2grpc``)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import empty_pb2
 
+from numaflux.dataplane.udf._h2grpc import GrpcConnection, Method
 from numaflux.dataplane.udf._stream import BidiStream
 from numaflux.dataplane.udf.errors import UDFConnectionError, UDFError, from_rpc_error
 from numaflux.dataplane.udf.serverinfo import ServerInfo, wait_for_server_info
@@ -47,6 +52,7 @@ class UDFClient(abc.ABC):
         self._clock = clock
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
+        self._streams_conn: GrpcConnection | None = None
         self._info: ServerInfo | None = None
         self._broken: UDFError | None = UDFConnectionError(name, "not connected")
         self._streams: list[BidiStream] = []
@@ -98,6 +104,10 @@ class UDFClient(abc.ABC):
         self._stub = self._make_stub(channel)
         try:
             await self._wait_ready(deadline, socket)
+            try:
+                self._streams_conn = await GrpcConnection.open(str(socket), max_message=MAX_MESSAGE_SIZE)
+            except OSError as err:
+                raise UDFConnectionError(self.name, f"cannot connect to {socket}: {err}") from err
             self._broken = None
             await self._open_streams()
         except BaseException as err:
@@ -128,7 +138,15 @@ class UDFClient(abc.ABC):
         if self._broken is not None:
             raise self._broken
 
-    def _open_stream(self, name: str, call: Any) -> BidiStream:
+    def _open_stream(self, name: str, method: Method) -> BidiStream:
+        """Start a streaming call of ``method`` on the streams connection."""
+        conn = self._streams_conn
+        if conn is None:
+            raise self._fail(UDFConnectionError(name, "not connected"))
+        try:
+            call = conn.call(method)
+        except grpc.aio.AioRpcError as err:
+            raise self._rpc_failed(err) from err
         stream = BidiStream(name, call, self._fail)
         self._streams.append(stream)
         return stream
@@ -189,8 +207,11 @@ class UDFClient(abc.ABC):
             self._broken = err
         streams = self._close_all(err)
         channel, self._channel, self._stub = self._channel, None, None
-        # Closing the channel would cancel the streams (and make pynumaflow's async servers exit):
+        conn, self._streams_conn = self._streams_conn, None
+        # Closing the connection would cancel the streams (and make pynumaflow's async servers exit):
         # let them end first.
         await asyncio.gather(*(stream.drained() for stream in streams))
+        if conn is not None:
+            conn.close()
         if channel is not None:
             await channel.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from numaflux.dataplane.udf._h2grpc import StreamCall
 from numaflux.dataplane.udf.errors import UDFConnectionError, UDFError, UDFProtocolError, from_rpc_error
 
 DRAIN_TIMEOUT = 5.0
@@ -38,20 +39,21 @@ class PendingBatch:
 
 
 class BidiStream:
-    """Wraps a grpc.aio stream-stream call; every failure becomes a :class:`UDFError`.
+    """Wraps a stream-stream call (:class:`StreamCall`, grpc.aio's interface); every failure becomes a
+    :class:`UDFError`.
 
     ``on_failure`` is told about failures only while the stream is open, so a stream being drained
     after a reconnect can never mark the new connection broken.
     """
 
-    def __init__(self, name: str, call: Any, on_failure: Callable[[UDFError], UDFError]) -> None:
+    def __init__(self, name: str, call: StreamCall, on_failure: Callable[[UDFError], UDFError]) -> None:
         self.name = name
         self.call = call
         self._on_failure = on_failure
         self._reader: asyncio.Task[None] | None = None
         self._drain: asyncio.Task[None] | None = None
         self._closed = False
-        # grpc.aio allows one outstanding write per call; batches from concurrent callers take turns.
+        # Batches from concurrent callers take turns, each written back to back.
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
@@ -75,12 +77,10 @@ class BidiStream:
     async def write_all(self, messages: Iterable[Any]) -> None:
         """Write messages back to back, not interleaved with other callers' writes."""
         async with self._write_lock:
-            write = self.call.write
+            if self._closed:
+                raise UDFConnectionError(self.name, "stream closed")
             try:
-                for message in messages:
-                    if self._closed:
-                        raise UDFConnectionError(self.name, "stream closed")
-                    await write(message)
+                await self.call.write_many(messages)
             except grpc.aio.AioRpcError as err:
                 raise self._rpc_failure(err) from err
             except (asyncio.InvalidStateError, grpc.aio.UsageError) as err:
@@ -102,13 +102,15 @@ class BidiStream:
         self._reader = asyncio.create_task(self._read_loop(on_response), name=f"udf-reader-{self.name}")
 
     async def _read_loop(self, on_response: Callable[[Any], None]) -> None:
-        read = self.call.read
+        read_many = self.call.read_many
         try:
             while True:
-                resp = await read()
-                if resp is grpc.aio.EOF:
+                responses = await read_many()
+                if not responses:
                     raise UDFConnectionError(self.name, "UDF closed the stream")
-                if not self._closed:  # while draining, answers are read and discarded
+                for resp in responses:
+                    if self._closed:  # while draining, answers are read and discarded
+                        break
                     on_response(resp)
         except grpc.aio.AioRpcError as err:
             self._rpc_failure(err)

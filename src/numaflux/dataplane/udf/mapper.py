@@ -13,11 +13,13 @@ from pynumaflow.proto.mapper import map_pb2, map_pb2_grpc
 
 from numaflux.dataplane.udf._base import UDFClient
 from numaflux.dataplane.udf._convert import to_timestamp
+from numaflux.dataplane.udf._h2grpc import Method
 from numaflux.dataplane.udf._stream import BidiStream, PendingBatch
 from numaflux.dataplane.udf.errors import UDFConnectionError, UDFError, UDFProtocolError
 from numaflux.dataplane.udf.serverinfo import MapMode, ServerInfo, UDFPaths
 from numaflux.dataplane.udf.types import MapResult, UDFDatum
 
+_MAP_FN = Method(map_pb2.DESCRIPTOR.services_by_name["Map"], "MapFn")
 _Request: Any = map_pb2.MapRequest
 _Body: Any = map_pb2.MapRequest.Request
 _HANDSHAKE = _Request(handshake=map_pb2.Handshake(sot=True))
@@ -99,7 +101,7 @@ class MapClient(UDFClient):
         return map_pb2_grpc.MapStub(channel)
 
     async def _open_streams(self) -> None:
-        stream = self._open_stream(self.name, self._stub.MapFn())
+        stream = self._open_stream(self.name, _MAP_FN)
         self._stream = stream
         await stream.handshake(_HANDSHAKE)
         handler = {

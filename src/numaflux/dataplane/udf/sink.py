@@ -14,11 +14,13 @@ from pynumaflow.proto.sinker import sink_pb2, sink_pb2_grpc
 
 from numaflux.dataplane.udf._base import UDFClient
 from numaflux.dataplane.udf._convert import to_timestamp
+from numaflux.dataplane.udf._h2grpc import Method
 from numaflux.dataplane.udf._stream import BidiStream
 from numaflux.dataplane.udf.errors import UDFError, UDFProtocolError
 from numaflux.dataplane.udf.serverinfo import ServerInfo, UDFPaths
 from numaflux.dataplane.udf.types import SinkOnSuccessMessage, SinkResult, SinkStatus, UDFDatum
 
+_SINK_FN = Method(sink_pb2.DESCRIPTOR.services_by_name["Sink"], "SinkFn")
 _Request: Any = sink_pb2.SinkRequest
 _Body: Any = sink_pb2.SinkRequest.Request
 _HANDSHAKE = _Request(handshake=sink_pb2.Handshake(sot=True))
@@ -94,7 +96,7 @@ class SinkClient(UDFClient):
         return sink_pb2_grpc.SinkStub(channel)
 
     async def _open_streams(self) -> None:
-        self._stream = self._open_stream(self.name, self._stub.SinkFn())
+        self._stream = self._open_stream(self.name, _SINK_FN)
         await self._stream.handshake(_HANDSHAKE)
 
     def _fail_in_flight(self, err: UDFError) -> None:

@@ -14,11 +14,15 @@ from pynumaflow.proto.sourcer import source_pb2, source_pb2_grpc
 
 from numaflux.dataplane.udf._base import EMPTY, UDFClient
 from numaflux.dataplane.udf._convert import from_timestamp
+from numaflux.dataplane.udf._h2grpc import Method
 from numaflux.dataplane.udf._stream import BidiStream
 from numaflux.dataplane.udf.errors import UDFError, UDFExecutionError, UDFProtocolError
 from numaflux.dataplane.udf.serverinfo import ServerInfo, UDFPaths
 from numaflux.dataplane.udf.types import SourceMessage, SourceOffset
 
+_SOURCE = source_pb2.DESCRIPTOR.services_by_name["Source"]
+_READ_FN = Method(_SOURCE, "ReadFn")
+_ACK_FN = Method(_SOURCE, "AckFn")
 _READ_HANDSHAKE = source_pb2.ReadRequest(handshake=source_pb2.Handshake(sot=True))
 _ACK_HANDSHAKE = source_pb2.AckRequest(handshake=source_pb2.Handshake(sot=True))
 _FAILURE = 1  # ReadResponse.Status.Code.FAILURE
@@ -69,9 +73,9 @@ class SourceClient(UDFClient):
         return source_pb2_grpc.SourceStub(channel)
 
     async def _open_streams(self) -> None:
-        self._read = self._open_stream(f"{self.name}.ReadFn", self._stub.ReadFn())
+        self._read = self._open_stream(f"{self.name}.ReadFn", _READ_FN)
         await self._read.handshake(_READ_HANDSHAKE)
-        self._ack = self._open_stream(f"{self.name}.AckFn", self._stub.AckFn())
+        self._ack = self._open_stream(f"{self.name}.AckFn", _ACK_FN)
         await self._ack.handshake(_ACK_HANDSHAKE)
 
     def _fail_in_flight(self, err: UDFError) -> None:

@@ -12,11 +12,13 @@ from pynumaflow.proto.sourcetransformer import transform_pb2, transform_pb2_grpc
 
 from numaflux.dataplane.udf._base import UDFClient
 from numaflux.dataplane.udf._convert import from_timestamp, to_timestamp
+from numaflux.dataplane.udf._h2grpc import Method
 from numaflux.dataplane.udf._stream import BidiStream, PendingBatch
 from numaflux.dataplane.udf.errors import UDFError, UDFProtocolError
 from numaflux.dataplane.udf.serverinfo import ServerInfo, UDFPaths
 from numaflux.dataplane.udf.types import TransformResult, UDFDatum
 
+_TRANSFORM_FN = Method(transform_pb2.DESCRIPTOR.services_by_name["SourceTransform"], "SourceTransformFn")
 _Request: Any = transform_pb2.SourceTransformRequest
 _Body: Any = transform_pb2.SourceTransformRequest.Request
 _HANDSHAKE = _Request(handshake=transform_pb2.Handshake(sot=True))
@@ -63,7 +65,7 @@ class SourceTransformClient(UDFClient):
         return transform_pb2_grpc.SourceTransformStub(channel)
 
     async def _open_streams(self) -> None:
-        stream = self._open_stream(self.name, self._stub.SourceTransformFn())
+        stream = self._open_stream(self.name, _TRANSFORM_FN)
         self._stream = stream
         await stream.handshake(_HANDSHAKE)
         stream.start_reader(self._on_response)
