@@ -1,5 +1,6 @@
 """The order of a Pipeline reconcile's writes, against a recording API client: the creating pass sends the
-finalizer with the Vertex and daemon objects, and ensures the buffers only once the finalizer is in place."""
+finalizer with the Vertex and daemon objects, ensures the buffers only once the finalizer is in place, and
+sends the pause marker with the status."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from .test_pipeline_reconcile import healthy_isb, pipeline
 
 
 class RecordingKube:
-    """Records each write as it starts; the finalizer patch waits until `release` is set."""
+    """Records each write as it starts; the finalizer patch waits until every Vertex create is out, the
+    pause marker's until the status patch is."""
 
     def __init__(self, fail_finalizer: bool = False) -> None:
         self.calls: list[str] = []
         self.release = asyncio.Event()
+        self.status_sent = asyncio.Event()
         self.fail_finalizer = fail_finalizer
         self._rv = itertools.count(10)
 
@@ -55,6 +58,11 @@ class RecordingKube:
             if self.fail_finalizer:
                 raise ApiException(status=422, reason="Unprocessable Entity")
             self.calls.append("finalizer landed")
+        if sub == "status":
+            self.status_sent.set()
+        elif "annotations" in patch["metadata"]:
+            await self.status_sent.wait()  # lands only once the status is out too
+            self.calls.append("marker landed")
         current = clone(self.pipeline)
         if sub == "status":
             current["status"] = patch["status"]
@@ -88,7 +96,9 @@ def reconciler_for(kube: RecordingKube) -> tuple[PipelineReconciler, list[str]]:
     return reconciler, ensures
 
 
-async def test_the_creating_pass_sends_the_finalizer_with_the_children_and_ensures_after_it() -> None:
+async def test_the_creating_pass_sends_the_finalizer_with_the_children_and_the_marker_with_the_status() -> (
+    None
+):
     kube = RecordingKube()
     reconciler, ensures = reconciler_for(kube)
     await asyncio.wait_for(reconciler.reconcile("ns/pl"), 5)
@@ -101,8 +111,9 @@ async def test_the_creating_pass_sends_the_finalizer_with_the_children_and_ensur
         "create Deployment pl-daemon",
         "finalizer landed",
         "ISB ensure started",
-        "patch Pipeline pl ['annotations']",  # the pause marker, after every Vertex exists
-        "patch Pipeline pl/status",
+        "patch Pipeline pl ['annotations']",  # the pause marker, after every Vertex exists...
+        "patch Pipeline pl/status",  # ...with the status
+        "marker landed",
     ]
     assert ensures == [FINALIZER]  # the buffers are ensured for a pipeline that carries the finalizer
     await reconciler.manager.recorder.flush()

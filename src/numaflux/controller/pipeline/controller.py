@@ -205,7 +205,7 @@ class PipelineReconciler:
     ) -> None:
         ns, name = pl.namespace, pl.name
         pipelines = self.informers[PIPELINE]
-        step = _ChildrenStep(raw)
+        step = _Written(raw)
         try:
             await self._apply_children(step, pl, isb, plan)
         except Exception as err:
@@ -217,12 +217,16 @@ class PipelineReconciler:
         obj = step.obj
         # every vertex patch lands (or the first failure is raised) before the marker is touched
         await all_settled(self._patch_vertex(ns, patch) for patch in plan.vertex_patches)
-        if plan.lifecycle is not None:
-            annotations = plan.lifecycle.annotation_patch()
-            if annotations is not None:
-                obj = await self.kube.patch(PIPELINE, ns, name, annotations)
-                pipelines.record_write(obj)
-        await update_status(self.kube, PIPELINE, obj, _dump_status(plan.status), pipelines)
+        # The marker and the status go out together: the status is only an output (no decision reads
+        # it), so the order of the two does not matter to the lifecycle. The cache keeps the newer answer.
+        writes: list[Awaitable[object]] = [
+            update_status(self.kube, PIPELINE, obj, _dump_status(plan.status), pipelines)
+        ]
+        annotations = plan.lifecycle.annotation_patch() if plan.lifecycle is not None else None
+        if annotations is not None:
+            writes.insert(0, self._patch_pipeline(step, annotations))
+        await all_settled(writes)
+        obj = step.obj
         if plan.lifecycle is not None and plan.lifecycle.cleanup is not None:
             await self._cleanup(obj, pl, isb, plan)
         for event in plan.events:
@@ -253,7 +257,7 @@ class PipelineReconciler:
             queue(key)
 
     async def _apply_children(
-        self, step: _ChildrenStep, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
+        self, step: _Written, pl: Pipeline, isb: InterStepBufferService | None, plan: PipelinePlan
     ) -> None:
         """The finalizer, the ISB objects, Vertex objects and daemon objects: written at once (a vertex
         pod waits for its buffers and buckets, so Vertex objects need not wait for the ensure).
@@ -281,22 +285,23 @@ class PipelineReconciler:
                 writes.append(self._apply_daemon(step.obj, pl, kind, child))
         await all_settled(writes)
 
-    async def _add_finalizer(
-        self, step: _ChildrenStep, then: Callable[[JSON], Awaitable[None]] | None
-    ) -> None:
-        meta = step.obj["metadata"]
-        finalizers = [*(meta.get("finalizers") or []), FINALIZER]
+    async def _add_finalizer(self, step: _Written, then: Callable[[JSON], Awaitable[None]] | None) -> None:
+        finalizers = [*(step.obj["metadata"].get("finalizers") or []), FINALIZER]
         try:
-            written = await self.kube.patch(
-                PIPELINE, meta["namespace"], meta["name"], {"metadata": {"finalizers": finalizers}}
-            )
+            written = await self._patch_pipeline(step, {"metadata": {"finalizers": finalizers}})
         except Exception as err:
             step.finalizer_error = err
             raise
-        self.informers[PIPELINE].record_write(written)
-        step.obj = written
         if then is not None:
             await then(written)
+
+    async def _patch_pipeline(self, step: _Written, patch: JSON) -> JSON:
+        """A merge patch of the pipeline's metadata; the answer goes into the cache and `step`."""
+        meta = step.obj["metadata"]
+        written = await self.kube.patch(PIPELINE, meta["namespace"], meta["name"], patch)
+        self.informers[PIPELINE].record_write(written)
+        step.obj = written
+        return written
 
     async def _ensure_isb(
         self, obj: JSON, *, pl: Pipeline, isb: InterStepBufferService, wanted: IsbPlan
@@ -431,9 +436,9 @@ class PipelineReconciler:
         self.recorder.event(obj, NORMAL, "FinalizerRemoved", "Buffers and buckets removed; pipeline released")
 
 
-class _ChildrenStep:
-    """The pipeline object as the children step leaves it (with the finalizer once added), and the
-    finalizer patch's failure, which is raised as it is (no failed-children status)."""
+class _Written:
+    """The pipeline object as this pass's metadata patches leave it (the finalizer added, the marker
+    written), and the finalizer patch's failure, which is raised as it is (no failed-children status)."""
 
     def __init__(self, obj: JSON) -> None:
         self.obj = obj

@@ -16,8 +16,9 @@ Failed during an ISB outage cannot stop a resume (NumaFlow #2331).
     desired Running, no marker      → Running
 
 Apply a decision in this order, stopping at the first failure (the next reconcile recomputes):
-vertex patches → pipeline annotation patch → status → cleanup. Patching vertices before the marker
-means "marker present" ⇔ "pause started and resume not finished", whatever was cut off.
+vertex patches → pipeline annotation patch and status (together) → cleanup. Patching vertices before the
+marker means "marker present" ⇔ "pause started and resume not finished", whatever was cut off; the
+status, an output only, may land before or after the marker.
 """
 
 from __future__ import annotations
