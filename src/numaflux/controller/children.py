@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
-
 from numaflux.api import constants as c
 from numaflux.controller.informer import Informer
 from numaflux.controller.kube import JSON, Kind, KubeClient, is_conflict
 from numaflux.controller.ownership import stable_hash
+from numaflux.jsondata import clone
 
 CREATED = "created"
 UPDATED = "updated"
@@ -27,7 +26,7 @@ async def apply_child(kube: KubeClient, informer: Informer, kind: Kind, desired:
 
     Returns CREATED, UPDATED or None. Server-filled fields (defaults, status) never count as changes.
     """
-    desired = copy.deepcopy(desired)
+    desired = clone(desired)
     meta = desired.setdefault("metadata", {})
     wanted = desired_hash(desired)
     meta.setdefault("annotations", {})[c.KEY_HASH] = wanted
@@ -44,7 +43,7 @@ async def apply_child(kube: KubeClient, informer: Informer, kind: Kind, desired:
         return CREATED
     if (existing["metadata"].get("annotations") or {}).get(c.KEY_HASH) == wanted:
         return None
-    updated = copy.deepcopy(existing)
+    updated = clone(existing)
     updated["metadata"]["labels"] = meta.get("labels") or {}
     updated["metadata"]["annotations"] = {
         **(existing["metadata"].get("annotations") or {}),
