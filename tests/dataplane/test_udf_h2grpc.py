@@ -155,20 +155,26 @@ async def test_unknown_method_is_unimplemented(sock_dir: Path) -> None:
             conn.close()
 
 
-async def test_message_over_the_limit_fails_the_call_with_resource_exhausted(sock_dir: Path) -> None:
+async def test_an_answer_over_the_limit_fails_the_call_with_resource_exhausted(sock_dir: Path) -> None:
+    async def amplify(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        async for req in requests:
+            resp = map_pb2.MapResponse(id=req.id)
+            resp.results.add(value=req.request.value * 10)
+            yield resp
+
     sock = sock_dir / "s.sock"
-    async with serving(sock, echo):
+    async with serving(sock, amplify):
         conn = await GrpcConnection.open(str(sock), max_message=1000)
         try:
             call = conn.call(MAP_FN)
-            await call.write(request(1, b"x" * 2000))
+            await call.write(request(1, b"x" * 200))
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call.read()
             assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
             # the connection still carries new calls
             other = conn.call(MAP_FN)
             await other.write(request(2, b"small"))
-            assert (await other.read()).results[0].value == b"small"
+            assert (await other.read()).results[0].value == b"small" * 10
         finally:
             conn.close()
 
@@ -194,6 +200,79 @@ async def test_cancel_resets_the_stream_and_the_server_sees_it(sock_dir: Path) -
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call.read()
             assert err.value.code() is grpc.StatusCode.CANCELLED
+        finally:
+            conn.close()
+
+
+async def test_graceful_server_stop_lets_the_call_in_flight_finish_refusing_new_ones(
+    sock_dir: Path,
+) -> None:
+    received = asyncio.Event()
+
+    async def slow_echo(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        async for req in requests:
+            received.set()
+            await asyncio.sleep(0.5)
+            yield map_pb2.MapResponse(id=req.id)
+
+    sock = sock_dir / "s.sock"
+    async with serving(sock, slow_echo) as server:
+        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
+        try:
+            call = conn.call(MAP_FN)
+            await call.write(request(1))
+            await asyncio.wait_for(received.wait(), 10)  # a call the server has not started is cancelled
+            stopping = asyncio.ensure_future(server.stop(grace=10))  # GOAWAY, then waits for the call
+            # the answer still arrives after the GOAWAY, then the call ends normally
+            assert (await asyncio.wait_for(call.read(), 10)).id == "1"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                conn.call(MAP_FN)
+            assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+            assert "GOAWAY" in (refused.value.details() or "")
+            await call.done_writing()
+            assert await asyncio.wait_for(read_all(call), 10) == []
+            await asyncio.wait_for(stopping, 10)
+        finally:
+            conn.close()
+
+
+async def test_a_long_error_message_fails_the_call_not_the_connection(sock_dir: Path) -> None:
+    # a handler's traceback can be long; the trailer must not break the other calls on the connection
+    long_message = "UDF_EXECUTION_ERROR(map): " + "traceback line\n" * 7000  # ~100 KiB
+
+    async def abort_at_once(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        async for req in requests:
+            if req.id == "boom":
+                await context.abort(grpc.StatusCode.INTERNAL, long_message)
+            yield map_pb2.MapResponse(id=req.id)
+
+    sock = sock_dir / "s.sock"
+    async with serving(sock, abort_at_once):
+        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
+        try:
+            healthy, failing = conn.call(MAP_FN), conn.call(MAP_FN)
+            failing_req = map_pb2.MapRequest(id="boom")
+            await failing.write(failing_req)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await failing.read()
+            assert err.value.code() is grpc.StatusCode.INTERNAL
+            assert err.value.details() == long_message
+            await healthy.write(request(7))
+            assert (await healthy.read()).id == "7"
+        finally:
+            conn.close()
+
+
+async def test_a_request_over_the_limit_fails_the_call_before_sending(sock_dir: Path) -> None:
+    sock = sock_dir / "s.sock"
+    async with serving(sock, echo):
+        conn = await GrpcConnection.open(str(sock), max_message=1000)
+        try:
+            call = conn.call(MAP_FN)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call.write(request(1, b"x" * 2000))
+            assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert call.done()
         finally:
             conn.close()
 

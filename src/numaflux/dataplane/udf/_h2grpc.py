@@ -38,6 +38,8 @@ _PREFIX = struct.Struct(">BI")  # compressed flag, message length
 # Our receive windows: large, so the server never waits for a WINDOW_UPDATE within a batch.
 RECEIVE_WINDOW = 16 * 1024 * 1024
 MAX_FRAME = 1024 * 1024
+# Trailers carry a UDF's error message (with its traceback); h2's default limit is 64 KiB.
+MAX_HEADER_LIST = 1024 * 1024
 # A writer waits while more than this is queued behind the peer's flow-control window.
 HIGH_WATER = 1024 * 1024
 # HTTP status → gRPC code for responses that are not gRPC at all (gRPC's HTTP-to-gRPC mapping).
@@ -74,6 +76,13 @@ def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details)
 
 
+def _int(value: bytes, default: int) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
 class StreamCall:
     """One bidi streaming call; see the module docstring for the interface it shares with grpc.aio."""
 
@@ -106,13 +115,17 @@ class StreamCall:
         parts = []
         for message in messages:
             payload = message.SerializeToString()
+            if len(payload) > self._max_message:
+                detail = f"sent message larger than max ({len(payload)} vs. {self._max_message})"
+                self._conn.reset(self)
+                self.finish(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
+                raise rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
             parts.append(_PREFIX.pack(0, len(payload)))
             parts.append(payload)
         self._outbound += b"".join(parts)
         self._conn.flush(self)
         while len(self._outbound) > HIGH_WATER:
-            self._writable = self._conn.loop.create_future()
-            await self._writable
+            await self._wait_writable()
             self._check_writable()
 
     async def done_writing(self) -> None:
@@ -121,8 +134,7 @@ class StreamCall:
             return
         self._half_closed = True
         while self._outbound and not self.done():
-            self._writable = self._conn.loop.create_future()
-            await self._writable
+            await self._wait_writable()
         self._conn.flush(self)
 
     async def read(self) -> Any:
@@ -132,6 +144,8 @@ class StreamCall:
                 if self._status is grpc.StatusCode.OK:
                     return grpc.aio.EOF
                 raise rpc_error(self._status, self._details)
+            if self._readable is not None and not self._readable.done():
+                raise grpc.aio.UsageError("another read() is already waiting on this call")
             self._readable = self._conn.loop.create_future()
             await self._readable
         return self._messages.popleft()
@@ -156,6 +170,12 @@ class StreamCall:
         return True
 
     # -- driven by the connection -----------------------------------------------------------------
+    async def _wait_writable(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            raise grpc.aio.UsageError("another write is already waiting on this call")
+        self._writable = self._conn.loop.create_future()
+        await self._writable
+
     def _check_writable(self) -> None:
         if self._status is not None:
             if self._status is grpc.StatusCode.OK:
@@ -180,10 +200,6 @@ class StreamCall:
     def end_sent(self) -> None:
         self._end_sent = True
 
-    @property
-    def end_sent_already(self) -> bool:
-        return self._end_sent
-
     def writable(self) -> None:
         waiter = self._writable
         if waiter is not None and not waiter.done() and self._outbound_low():
@@ -198,14 +214,16 @@ class StreamCall:
         details = ""
         for name, value in headers:
             if name == b":status":
-                self._http_status = int(value)
+                self._http_status = _int(value, 0)
             elif name == b"grpc-status":
-                code = _CODES.get(int(value), grpc.StatusCode.UNKNOWN)
+                code = _CODES.get(_int(value, -1), grpc.StatusCode.UNKNOWN)
             elif name == b"grpc-message":
                 details = unquote(value.decode("utf-8", "replace"))
         if self._http_status is not None and self._http_status != 200 and code is None:
             code = _HTTP_CODES.get(self._http_status, grpc.StatusCode.UNKNOWN)
             details = f"HTTP status {self._http_status}"
+        if code is grpc.StatusCode.OK and self._inbound:
+            code, details = grpc.StatusCode.INTERNAL, "stream ended in the middle of a message"
         if code is not None:
             self.finish(code, details)
 
@@ -270,16 +288,44 @@ class StreamCall:
             waiter.set_result(None)
 
 
+def _survive_goaway(conn: h2.connection.H2Connection) -> None:
+    """h2 closes its connection state at any GOAWAY received (every later frame is a protocol error).
+    RFC 9113 §6.8 lets streams up to the GOAWAY's last stream id finish, and gRPC servers stopping with a
+    grace period rely on it: keep the connection open on a GOAWAY; :meth:`GrpcConnection._goaway`
+    decides what ends."""
+    machine = conn.state_machine
+    open_ = h2.connection.ConnectionState.CLIENT_OPEN
+    machine._transitions = {
+        **machine._transitions,
+        (open_, h2.connection.ConnectionInputs.RECV_GOAWAY): (None, open_),
+    }
+
+
 class GrpcConnection(asyncio.Protocol):
     """An HTTP/2 connection (prior knowledge, no TLS) to a gRPC server, carrying streaming calls."""
 
     def __init__(self, max_message: int) -> None:
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
-        self._h2 = h2.connection.H2Connection(config=config)
+        conn = self._h2 = h2.connection.H2Connection(config=config)
+        # Our settings go out in the connection preface and hold from the first frame received (the
+        # server cannot send under them before it has read them).
+        conn.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        conn.max_inbound_frame_size = MAX_FRAME
+        conn.decoder.max_header_list_size = MAX_HEADER_LIST
+        _survive_goaway(conn)
         self._max_message = max_message
         self._calls: dict[int, StreamCall] = {}
         self._transport: asyncio.Transport | None = None
         self._lost: str | None = None
+        self._draining: str | None = None  # why new calls are refused (a graceful GOAWAY)
         self.loop = asyncio.get_running_loop()
 
     @classmethod
@@ -293,6 +339,8 @@ class GrpcConnection(asyncio.Protocol):
         """Start a streaming call (its request headers go out now)."""
         if self._lost is not None or self._transport is None:
             raise rpc_error(grpc.StatusCode.UNAVAILABLE, f"connection lost: {self._lost or 'not connected'}")
+        if self._draining is not None:
+            raise rpc_error(grpc.StatusCode.UNAVAILABLE, self._draining)
         conn = self._h2
         stream_id = conn.get_next_available_stream_id()
         headers = [
@@ -329,14 +377,6 @@ class GrpcConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         conn = self._h2
         conn.initiate_connection()
-        # Applied when the server acknowledges them, which precedes anything it sends under them.
-        conn.update_settings(
-            {
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
-                h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME,
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-            }
-        )
         conn.increment_flow_control_window(RECEIVE_WINDOW)
         self._send()
 
@@ -367,23 +407,32 @@ class GrpcConnection(asyncio.Protocol):
                 call = calls.get(event.stream_id)
                 if call is not None:
                     call.ended()
-                    self._close_local_side(call)
+                self._close_local_side(event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
                 call = calls.get(event.stream_id)
                 if call is not None:
                     call.reset_by_peer(event.error_code)
             elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
                 flush = True
-            elif isinstance(event, h2.events.ConnectionTerminated):
-                # h2 ends the connection at any GOAWAY (later frames are protocol errors), so even a
-                # server's graceful shutdown fails the calls in flight: their batches are NAKed and
-                # redelivered, as after a crash.
-                self._fail(f"server sent GOAWAY (HTTP/2 error code {event.error_code})")
+            elif isinstance(event, h2.events.ConnectionTerminated) and not self._goaway(event):
                 return
         if flush:
             for call in list(calls.values()):
                 self._flush_data(call)
         self._send()
+
+    def _goaway(self, event: h2.events.ConnectionTerminated) -> bool:
+        """A graceful GOAWAY (a server stopping with a grace period) lets the calls it accepted finish
+        and refuses new ones; any other ends the connection.  False when the connection is gone."""
+        reason = f"server sent GOAWAY (HTTP/2 error code {event.error_code})"
+        if event.error_code != h2.errors.ErrorCodes.NO_ERROR or event.last_stream_id is None:
+            self._fail(reason)
+            return False
+        self._draining = reason
+        for stream_id, call in list(self._calls.items()):
+            if stream_id > event.last_stream_id:
+                call.finish(grpc.StatusCode.UNAVAILABLE, f"{reason}: the call was not accepted")
+        return True
 
     # -- driven by the calls --------------------------------------------------------------------
     def flush(self, call: StreamCall) -> None:
@@ -400,15 +449,16 @@ class GrpcConnection(asyncio.Protocol):
                 self._h2.reset_stream(call.stream_id, h2.errors.ErrorCodes.CANCEL)
             self._send()
 
-    def _close_local_side(self, call: StreamCall) -> None:
+    def _close_local_side(self, stream_id: int) -> None:
         """After the server's end, tell it we send nothing more (RST_STREAM NO_ERROR, as RFC 9113
-        §8.1 allows), so the stream is closed on both sides."""
-        if not call.end_sent_already:
-            with contextlib.suppress(h2.exceptions.StreamClosedError):
-                self._h2.reset_stream(call.stream_id, h2.errors.ErrorCodes.NO_ERROR)
+        §8.1 allows), so the stream is closed on both sides; a stream we ended already is closed."""
+        with contextlib.suppress(h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError):
+            self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.NO_ERROR)
 
     def forget(self, call: StreamCall) -> None:
         self._calls.pop(call.stream_id, None)
+        if self._draining is not None and not self._calls:
+            self._fail(self._draining)
 
     def _flush_data(self, call: StreamCall) -> None:
         conn, stream_id = self._h2, call.stream_id
