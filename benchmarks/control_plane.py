@@ -11,6 +11,8 @@ measures the controllers, not the machine's process budget.
 
 Set against a raw baseline from the same run: the API server's own floor — one create + one status read
 per object the controller writes (Vertex creates), done by a plain client with 16 in flight.
+
+NUMAFLUX_BENCH_KEEP_LOGS=DIR copies the processes' logs (the controller's reconcile timings included) to DIR.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -334,6 +337,11 @@ def main() -> None:
                 for leftover in processes.values():
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(leftover.pid, signal.SIGKILL)
+            keep = os.environ.get("NUMAFLUX_BENCH_KEEP_LOGS")
+            if keep:  # for diagnosis: the processes' logs, reconcile timings included
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                for log in root.glob("*.log"):
+                    shutil.copy(log, Path(keep) / log.name)
     lines = result["lines"]
     seconds = [s for _, _, s in lines]
     span = (lines[-1][0] - lines[0][0]) if len(lines) > 1 else float("nan")
