@@ -96,6 +96,17 @@ def reconciler_for(kube: RecordingKube) -> tuple[PipelineReconciler, list[str]]:
     return reconciler, ensures
 
 
+# The creating pass's first step: the finalizer patch and the children, sent together.
+CHILDREN_STEP = [
+    "patch Pipeline pl ['finalizers']",
+    "create Vertex pl-in",
+    "create Vertex pl-cat",
+    "create Vertex pl-out",
+    "create Service pl-daemon-svc",
+    "create Deployment pl-daemon",
+]
+
+
 async def test_the_creating_pass_sends_the_finalizer_with_the_children_and_the_marker_with_the_status() -> (
     None
 ):
@@ -103,12 +114,7 @@ async def test_the_creating_pass_sends_the_finalizer_with_the_children_and_the_m
     reconciler, ensures = reconciler_for(kube)
     await asyncio.wait_for(reconciler.reconcile("ns/pl"), 5)
     assert kube.calls == [
-        "patch Pipeline pl ['finalizers']",
-        "create Vertex pl-in",
-        "create Vertex pl-cat",
-        "create Vertex pl-out",
-        "create Service pl-daemon-svc",
-        "create Deployment pl-daemon",
+        *CHILDREN_STEP,
         "finalizer landed",
         "ISB ensure started",
         "patch Pipeline pl ['annotations']",  # the pause marker, after every Vertex exists...
@@ -125,13 +131,6 @@ async def test_a_failed_finalizer_stops_the_pass_without_a_failure_status_or_buf
     with pytest.raises(ApiException) as err:
         await asyncio.wait_for(reconciler.reconcile("ns/pl"), 5)
     assert err.value.status == 422
-    assert kube.calls == [
-        "patch Pipeline pl ['finalizers']",
-        "create Vertex pl-in",
-        "create Vertex pl-cat",
-        "create Vertex pl-out",
-        "create Service pl-daemon-svc",
-        "create Deployment pl-daemon",
-    ]
+    assert kube.calls == CHILDREN_STEP
     assert ensures == []
     await reconciler.manager.recorder.flush()

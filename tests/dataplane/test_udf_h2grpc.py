@@ -52,6 +52,15 @@ async def serving(sock: Path, handler: Handler) -> AsyncIterator[grpc.aio.Server
         await server.stop(grace=None)
 
 
+@contextlib.asynccontextmanager
+async def connected(path: str, *, max_message: int) -> AsyncIterator[GrpcConnection]:
+    conn = await GrpcConnection.open(path, max_message=max_message)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def request(i: int, value: bytes = b"v") -> Any:
     req = map_pb2.MapRequest(id=str(i))
     req.request.value = value
@@ -74,43 +83,35 @@ async def read_all(call: StreamCall) -> list[Any]:
 
 async def test_batches_round_trip_in_order_and_end_with_eof(sock_dir: Path) -> None:
     sock = sock_dir / "s.sock"
-    async with serving(sock, echo):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(MAP_FN)
-            for first in range(0, 3000, 500):
-                await call.write_many(request(i, f"value-{i}".encode()) for i in range(first, first + 500))
-            got: list[Any] = []
-            while len(got) < 3000:
-                got.extend(await call.read_many())
-            assert [r.id for r in got] == [str(i) for i in range(3000)]
-            assert got[1234].results[0].value == b"value-1234"
-            await call.done_writing()
-            assert await read_all(call) == []
-            assert call.done()
-            with pytest.raises(grpc.aio.UsageError):
-                await call.write(request(0))
-        finally:
-            conn.close()
+    async with serving(sock, echo), connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(MAP_FN)
+        for first in range(0, 3000, 500):
+            await call.write_many(request(i, f"value-{i}".encode()) for i in range(first, first + 500))
+        got: list[Any] = []
+        while len(got) < 3000:
+            got.extend(await call.read_many())
+        assert [r.id for r in got] == [str(i) for i in range(3000)]
+        assert got[1234].results[0].value == b"value-1234"
+        await call.done_writing()
+        assert await read_all(call) == []
+        assert call.done()
+        with pytest.raises(grpc.aio.UsageError):
+            await call.write(request(0))
 
 
 async def test_large_messages_pass_flow_control_in_both_directions(sock_dir: Path) -> None:
     # 3 MiB each way, and more queued than HIGH_WATER: the writer waits for WINDOW_UPDATEs.
     sock = sock_dir / "s.sock"
     big = os.urandom(3 << 20)
-    async with serving(sock, echo):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(MAP_FN)
-            n = 4
-            assert n * len(big) > HIGH_WATER
-            await call.write_many(request(i, big) for i in range(n))
-            await call.done_writing()
-            got = await read_all(call)
-            assert [r.id for r in got] == [str(i) for i in range(n)]
-            assert all(r.results[0].value == big for r in got)
-        finally:
-            conn.close()
+    async with serving(sock, echo), connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(MAP_FN)
+        n = 4
+        assert n * len(big) > HIGH_WATER
+        await call.write_many(request(i, big) for i in range(n))
+        await call.done_writing()
+        got = await read_all(call)
+        assert [r.id for r in got] == [str(i) for i in range(n)]
+        assert all(r.results[0].value == big for r in got)
 
 
 async def test_abort_status_and_percent_encoded_message_reach_the_reader(sock_dir: Path) -> None:
@@ -123,36 +124,28 @@ async def test_abort_status_and_percent_encoded_message_reach_the_reader(sock_di
                 await context.abort(grpc.StatusCode.INTERNAL, "UDF_EXECUTION_ERROR(map): 100% broken: ✗")
 
     sock = sock_dir / "s.sock"
-    async with serving(sock, abort_after_two):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(MAP_FN)
-            await call.write_many(request(i) for i in range(5))
-            # answers sent before the abort are still delivered, then the status
-            assert (await call.read()).id == "0"
-            assert (await call.read()).id == "1"
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await call.read()
-            assert err.value.code() is grpc.StatusCode.INTERNAL
-            assert err.value.details() == "UDF_EXECUTION_ERROR(map): 100% broken: ✗"
-            with pytest.raises(grpc.aio.AioRpcError):
-                await call.write(request(9))
-        finally:
-            conn.close()
+    async with serving(sock, abort_after_two), connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(MAP_FN)
+        await call.write_many(request(i) for i in range(5))
+        # answers sent before the abort are still delivered, then the status
+        assert (await call.read()).id == "0"
+        assert (await call.read()).id == "1"
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        assert err.value.code() is grpc.StatusCode.INTERNAL
+        assert err.value.details() == "UDF_EXECUTION_ERROR(map): 100% broken: ✗"
+        with pytest.raises(grpc.aio.AioRpcError):
+            await call.write(request(9))
 
 
 async def test_unknown_method_is_unimplemented(sock_dir: Path) -> None:
     sock = sock_dir / "s.sock"
-    async with serving(sock, echo):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(Method(map_pb2.DESCRIPTOR.services_by_name["Map"], "IsReady"))
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await call.read()
-            # the generic handler serves MapFn only
-            assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
-        finally:
-            conn.close()
+    async with serving(sock, echo), connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(Method(map_pb2.DESCRIPTOR.services_by_name["Map"], "IsReady"))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        # the generic handler serves MapFn only
+        assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_an_answer_over_the_limit_fails_the_call_with_resource_exhausted(sock_dir: Path) -> None:
@@ -163,20 +156,16 @@ async def test_an_answer_over_the_limit_fails_the_call_with_resource_exhausted(s
             yield resp
 
     sock = sock_dir / "s.sock"
-    async with serving(sock, amplify):
-        conn = await GrpcConnection.open(str(sock), max_message=1000)
-        try:
-            call = conn.call(MAP_FN)
-            await call.write(request(1, b"x" * 200))
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await call.read()
-            assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-            # the connection still carries new calls
-            other = conn.call(MAP_FN)
-            await other.write(request(2, b"small"))
-            assert (await other.read()).results[0].value == b"small" * 10
-        finally:
-            conn.close()
+    async with serving(sock, amplify), connected(str(sock), max_message=1000) as conn:
+        call = conn.call(MAP_FN)
+        await call.write(request(1, b"x" * 200))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        # the connection still carries new calls
+        other = conn.call(MAP_FN)
+        await other.write(request(2, b"small"))
+        assert (await other.read()).results[0].value == b"small" * 10
 
 
 async def test_cancel_resets_the_stream_and_the_server_sees_it(sock_dir: Path) -> None:
@@ -188,20 +177,16 @@ async def test_cancel_resets_the_stream_and_the_server_sees_it(sock_dir: Path) -
             yield map_pb2.MapResponse(id=req.id)
 
     sock = sock_dir / "s.sock"
-    async with serving(sock, wait_forever):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(MAP_FN)
-            await call.write(request(1))
-            assert (await call.read()).id == "1"
-            assert call.cancel()
-            assert not call.cancel()
-            await asyncio.wait_for(cancelled.wait(), 10)
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await call.read()
-            assert err.value.code() is grpc.StatusCode.CANCELLED
-        finally:
-            conn.close()
+    async with serving(sock, wait_forever), connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(MAP_FN)
+        await call.write(request(1))
+        assert (await call.read()).id == "1"
+        assert call.cancel()
+        assert not call.cancel()
+        await asyncio.wait_for(cancelled.wait(), 10)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.read()
+        assert err.value.code() is grpc.StatusCode.CANCELLED
 
 
 async def test_graceful_server_stop_lets_the_call_in_flight_finish_refusing_new_ones(
@@ -216,24 +201,20 @@ async def test_graceful_server_stop_lets_the_call_in_flight_finish_refusing_new_
             yield map_pb2.MapResponse(id=req.id)
 
     sock = sock_dir / "s.sock"
-    async with serving(sock, slow_echo) as server:
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            call = conn.call(MAP_FN)
-            await call.write(request(1))
-            await asyncio.wait_for(received.wait(), 10)  # a call the server has not started is cancelled
-            stopping = asyncio.ensure_future(server.stop(grace=10))  # GOAWAY, then waits for the call
-            # the answer still arrives after the GOAWAY, then the call ends normally
-            assert (await asyncio.wait_for(call.read(), 10)).id == "1"
-            with pytest.raises(grpc.aio.AioRpcError) as refused:
-                conn.call(MAP_FN)
-            assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
-            assert "GOAWAY" in (refused.value.details() or "")
-            await call.done_writing()
-            assert await asyncio.wait_for(read_all(call), 10) == []
-            await asyncio.wait_for(stopping, 10)
-        finally:
-            conn.close()
+    async with serving(sock, slow_echo) as server, connected(str(sock), max_message=64 << 20) as conn:
+        call = conn.call(MAP_FN)
+        await call.write(request(1))
+        await asyncio.wait_for(received.wait(), 10)  # a call the server has not started is cancelled
+        stopping = asyncio.ensure_future(server.stop(grace=10))  # GOAWAY, then waits for the call
+        # the answer still arrives after the GOAWAY, then the call ends normally
+        assert (await asyncio.wait_for(call.read(), 10)).id == "1"
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            conn.call(MAP_FN)
+        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert "GOAWAY" in (refused.value.details() or "")
+        await call.done_writing()
+        assert await asyncio.wait_for(read_all(call), 10) == []
+        await asyncio.wait_for(stopping, 10)
 
 
 async def test_a_long_error_message_fails_the_call_not_the_connection(sock_dir: Path) -> None:
@@ -247,34 +228,26 @@ async def test_a_long_error_message_fails_the_call_not_the_connection(sock_dir: 
             yield map_pb2.MapResponse(id=req.id)
 
     sock = sock_dir / "s.sock"
-    async with serving(sock, abort_at_once):
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
-            healthy, failing = conn.call(MAP_FN), conn.call(MAP_FN)
-            failing_req = map_pb2.MapRequest(id="boom")
-            await failing.write(failing_req)
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await failing.read()
-            assert err.value.code() is grpc.StatusCode.INTERNAL
-            assert err.value.details() == long_message
-            await healthy.write(request(7))
-            assert (await healthy.read()).id == "7"
-        finally:
-            conn.close()
+    async with serving(sock, abort_at_once), connected(str(sock), max_message=64 << 20) as conn:
+        healthy, failing = conn.call(MAP_FN), conn.call(MAP_FN)
+        failing_req = map_pb2.MapRequest(id="boom")
+        await failing.write(failing_req)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await failing.read()
+        assert err.value.code() is grpc.StatusCode.INTERNAL
+        assert err.value.details() == long_message
+        await healthy.write(request(7))
+        assert (await healthy.read()).id == "7"
 
 
 async def test_a_request_over_the_limit_fails_the_call_before_sending(sock_dir: Path) -> None:
     sock = sock_dir / "s.sock"
-    async with serving(sock, echo):
-        conn = await GrpcConnection.open(str(sock), max_message=1000)
-        try:
-            call = conn.call(MAP_FN)
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await call.write(request(1, b"x" * 2000))
-            assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert call.done()
-        finally:
-            conn.close()
+    async with serving(sock, echo), connected(str(sock), max_message=1000) as conn:
+        call = conn.call(MAP_FN)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call.write(request(1, b"x" * 2000))
+        assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert call.done()
 
 
 SERVER_PROCESS = """
@@ -309,8 +282,7 @@ async def test_server_process_killed_mid_stream_fails_every_call_unavailable(soc
     try:
         assert proc.stdout is not None
         assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
-        conn = await GrpcConnection.open(str(sock), max_message=64 << 20)
-        try:
+        async with connected(str(sock), max_message=64 << 20) as conn:
             calls = [conn.call(MAP_FN), conn.call(MAP_FN)]
             for i, call in enumerate(calls):
                 await call.write(request(i))
@@ -326,8 +298,6 @@ async def test_server_process_killed_mid_stream_fails_every_call_unavailable(soc
                 await calls[1].write(request(5))
             with pytest.raises(grpc.aio.AioRpcError):
                 conn.call(MAP_FN)
-        finally:
-            conn.close()
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
