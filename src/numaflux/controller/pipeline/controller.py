@@ -217,8 +217,10 @@ class PipelineReconciler:
         obj = step.obj
         # every vertex patch lands (or the first failure is raised) before the marker is touched
         await all_settled(self._patch_vertex(ns, patch) for patch in plan.vertex_patches)
-        # The marker and the status go out together: the status is only an output (no decision reads
-        # it), so the order of the two does not matter to the lifecycle. The cache keeps the newer answer.
+        # The marker and the status go out together; their order does not matter to the lifecycle: no
+        # decision reads the phase, and `drainedOnPause` only once every vertex is Paused, which a pass
+        # that writes the marker (a pause beginning, a resume ending) never leaves. The cache keeps the
+        # newer answer.
         writes: list[Awaitable[object]] = [
             update_status(self.kube, PIPELINE, obj, _dump_status(plan.status), pipelines)
         ]

@@ -17,8 +17,10 @@ Failed during an ISB outage cannot stop a resume (NumaFlow #2331).
 
 Apply a decision in this order, stopping at the first failure (the next reconcile recomputes):
 vertex patches → pipeline annotation patch and status (together) → cleanup. Patching vertices before the
-marker means "marker present" ⇔ "pause started and resume not finished", whatever was cut off; the
-status, an output only, may land before or after the marker.
+marker means "marker present" ⇔ "pause started and resume not finished", whatever was cut off. The
+status may land before or after the marker: no decision reads its phase, and ``drainedOnPause`` is read
+only once every vertex is Paused, which a pass that writes the marker (a pause beginning: sources only;
+a resume ending: all Running) never leaves behind.
 """
 
 from __future__ import annotations

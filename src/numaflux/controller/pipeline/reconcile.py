@@ -14,9 +14,9 @@
 
 Apply the plan in this order, stopping at the first error (the next reconcile recomputes everything):
 children: the finalizer, ISB buffers/buckets (create, then delete), vertex creates/updates/deletes and
-daemon objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` and status (together: the status
-is only an output, no decision reads it) → ``lifecycle.cleanup`` (delete buffers/buckets, then remove the
-finalizer) → Events and log lines. The writes within one step
+daemon objects → ``vertex_patches`` → ``lifecycle.annotation_patch()`` and status (together: their order
+does not matter to the lifecycle, see ``lifecycle``) → ``lifecycle.cleanup`` (delete buffers/buckets,
+then remove the finalizer) → Events and log lines. The writes within one step
 are independent and go out at once (a vertex pod waits for its buffers and buckets, so Vertex objects
 need not wait for the ISB; the Vertex and daemon objects are owned by the pipeline, so they need no
 finalizer to be removed with it); a step ends when all of them have, then raises its first failure, so
