@@ -35,13 +35,17 @@ async def sock_dir() -> AsyncIterator[Path]:
         yield Path(d)
 
 
+_SERIALIZE = map_pb2.MapResponse.SerializeToString
+
+
 @contextlib.asynccontextmanager
-async def serving(sock: Path, handler: Handler) -> AsyncIterator[grpc.aio.Server]:
+async def serving(
+    sock: Path, handler: Handler, serializer: Callable[[Any], bytes] | None = _SERIALIZE
+) -> AsyncIterator[grpc.aio.Server]:
+    """``handler`` serving MapFn; with ``serializer=None`` it yields the answers' bytes itself."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
     rpc = grpc.stream_stream_rpc_method_handler(
-        handler,
-        request_deserializer=map_pb2.MapRequest.FromString,
-        response_serializer=map_pb2.MapResponse.SerializeToString,
+        handler, request_deserializer=map_pb2.MapRequest.FromString, response_serializer=serializer
     )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("map.v1.Map", {"MapFn": rpc}),))
     server.add_insecure_port(f"unix://{sock}")
@@ -166,6 +170,23 @@ async def test_an_answer_over_the_limit_fails_the_call_with_resource_exhausted(s
         other = conn.call(MAP_FN)
         await other.write(request(2, b"small"))
         assert (await other.read()).results[0].value == b"small" * 10
+
+
+async def test_an_undecodable_answer_fails_the_call_not_the_connection(sock_dir: Path) -> None:
+    async def garbage(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[bytes]:
+        async for req in requests:
+            yield b"\xff\xff\xff" if req.id == "bad" else map_pb2.MapResponse(id=req.id).SerializeToString()
+
+    sock = sock_dir / "s.sock"
+    async with serving(sock, garbage, serializer=None), connected(str(sock), max_message=64 << 20) as conn:
+        bad, good = conn.call(MAP_FN), conn.call(MAP_FN)
+        await bad.write(map_pb2.MapRequest(id="bad"))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await bad.read()
+        assert err.value.code() is grpc.StatusCode.INTERNAL
+        assert "error deserializing response" in (err.value.details() or "")
+        await good.write(request(3))
+        assert (await good.read()).id == "3"
 
 
 async def test_cancel_resets_the_stream_and_the_server_sees_it(sock_dir: Path) -> None:

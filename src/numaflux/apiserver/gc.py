@@ -103,7 +103,7 @@ class GarbageCollector:
                 return
 
     def _current(self, keys: Iterable[Key]) -> list[tuple[str, JSON]]:
-        """(storage id, object) of each key still stored."""
+        """(storage id, object) of each key still stored, read before the caller changes anything."""
         out = []
         for rid, ns, name in keys:
             obj = self.api.store.get(rid, ns, name)
@@ -147,7 +147,7 @@ class GarbageCollector:
             owner = store.by_uid(owner_uid)
             if owner is not None and not owner[1]["metadata"].get("deletionTimestamp"):
                 continue  # a live owner keeps each of these children: nothing to collect through it
-            for rid, child in self._current(list(keys)):
+            for rid, child in self._current(keys):
                 uid = child["metadata"].get("uid", "")
                 if uid in seen:
                     continue
@@ -160,7 +160,7 @@ class GarbageCollector:
         """Objects being deleted: drop the foreground and orphan finalizers that are done, clean up
         namespaces and CRDs. Returns whether a finalizer was dropped."""
         dropped = False
-        for rid, obj in self._current(list(self._terminating)):
+        for rid, obj in self._current(self._terminating):
             meta = obj["metadata"]
             if not meta.get("deletionTimestamp"):
                 continue
@@ -218,14 +218,14 @@ class GarbageCollector:
             self._delete(rid, child, "Foreground")
 
     def _blocking(self, owner_uid: str) -> bool:
-        for _, child in self._current(list(self._dependents.get(owner_uid, ()))):
+        for _, child in self._current(self._dependents.get(owner_uid, ())):
             for ref in child["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion"):
                     return True
         return False
 
     def _orphan(self, owner_uid: str) -> None:
-        for rid, child in self._current(list(self._dependents.get(owner_uid, ()))):
+        for rid, child in self._current(self._dependents.get(owner_uid, ())):
             obj = clone(child)
             obj["metadata"]["ownerReferences"] = [
                 r for r in obj["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid

@@ -54,6 +54,7 @@ _HTTP_CODES = {
     504: grpc.StatusCode.UNAVAILABLE,
 }
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+_TRUNCATED = "stream ended in the middle of a message"
 _RESET_CODES = {
     h2.errors.ErrorCodes.CANCEL: grpc.StatusCode.CANCELLED,
     h2.errors.ErrorCodes.REFUSED_STREAM: grpc.StatusCode.UNAVAILABLE,
@@ -100,7 +101,6 @@ class StreamCall:
         self._end_sent = False
         self._status: grpc.StatusCode | None = None
         self._details = ""
-        self._http_status: int | None = None
 
     # -- grpc.aio-like interface ----------------------------------------------------------------
     def done(self) -> bool:
@@ -117,8 +117,7 @@ class StreamCall:
             payload = message.SerializeToString()
             if len(payload) > self._max_message:
                 detail = f"sent message larger than max ({len(payload)} vs. {self._max_message})"
-                self._conn.reset(self)
-                self.finish(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
+                self._abort(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
                 raise rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
             parts.append(_PREFIX.pack(0, len(payload)))
             parts.append(payload)
@@ -165,9 +164,13 @@ class StreamCall:
         """Reset the stream (RST_STREAM CANCEL); False if the call had already ended."""
         if self.done():
             return False
-        self._conn.reset(self)
-        self.finish(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+        self._abort(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
         return True
+
+    def _abort(self, code: grpc.StatusCode, details: str) -> None:
+        """End the call from our side: RST_STREAM CANCEL to the server, ``code`` to our readers."""
+        self._conn.reset(self)
+        self.finish(code, details)
 
     # -- driven by the connection -----------------------------------------------------------------
     async def _wait_writable(self) -> None:
@@ -212,18 +215,19 @@ class StreamCall:
         """Response headers or trailers: the HTTP status and, when present, the gRPC status."""
         code: grpc.StatusCode | None = None
         details = ""
+        http_status = 200  # trailers carry none; a non-200 response already ended the call
         for name, value in headers:
             if name == b":status":
-                self._http_status = _int(value, 0)
+                http_status = _int(value, 0)
             elif name == b"grpc-status":
                 code = _CODES.get(_int(value, -1), grpc.StatusCode.UNKNOWN)
             elif name == b"grpc-message":
                 details = unquote(value.decode("utf-8", "replace"))
-        if self._http_status is not None and self._http_status != 200 and code is None:
-            code = _HTTP_CODES.get(self._http_status, grpc.StatusCode.UNKNOWN)
-            details = f"HTTP status {self._http_status}"
+        if http_status != 200 and code is None:
+            code = _HTTP_CODES.get(http_status, grpc.StatusCode.UNKNOWN)
+            details = f"HTTP status {http_status}"
         if code is grpc.StatusCode.OK and self._inbound:
-            code, details = grpc.StatusCode.INTERNAL, "stream ended in the middle of a message"
+            code, details = grpc.StatusCode.INTERNAL, _TRUNCATED
         if code is not None:
             self.finish(code, details)
 
@@ -233,27 +237,24 @@ class StreamCall:
         buf += data
         pos, size = 0, len(buf)
         parse, messages = self._parse, self._messages
-        try:
-            while size - pos >= 5:
-                compressed, length = _PREFIX.unpack_from(buf, pos)
-                if compressed:
-                    raise rpc_error(grpc.StatusCode.INTERNAL, "compressed message, no compression negotiated")
-                if length > self._max_message:
-                    detail = f"received message larger than max ({length} vs. {self._max_message})"
-                    raise rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
-                end = pos + 5 + length
-                if end > size:
-                    break
+        while size - pos >= 5:
+            compressed, length = _PREFIX.unpack_from(buf, pos)
+            if compressed:
+                self._abort(grpc.StatusCode.INTERNAL, "compressed message, no compression negotiated")
+                return
+            if length > self._max_message:
+                detail = f"received message larger than max ({length} vs. {self._max_message})"
+                self._abort(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
+                return
+            end = pos + 5 + length
+            if end > size:
+                break
+            try:
                 messages.append(parse(bytes(buf[pos + 5 : end])))
-                pos = end
-        except grpc.aio.AioRpcError as err:
-            self._conn.reset(self)
-            self.finish(err.code(), err.details() or "")
-            return
-        except Exception as err:  # undecodable protobuf: the call fails like grpc.aio's would
-            self._conn.reset(self)
-            self.finish(grpc.StatusCode.INTERNAL, f"error deserializing response: {err!r}")
-            return
+            except Exception as err:  # undecodable protobuf: the call fails like grpc.aio's would
+                self._abort(grpc.StatusCode.INTERNAL, f"error deserializing response: {err!r}")
+                return
+            pos = end
         if pos:
             del buf[:pos]
         self._wake_reader()
@@ -261,10 +262,10 @@ class StreamCall:
     def ended(self) -> None:
         """The peer ended the stream; without a gRPC status that is a protocol error."""
         if self._status is None:
-            if self._inbound:
-                self.finish(grpc.StatusCode.INTERNAL, "stream ended in the middle of a message")
-            else:
-                self.finish(grpc.StatusCode.INTERNAL, "stream ended without a grpc-status")
+            self.finish(
+                grpc.StatusCode.INTERNAL,
+                _TRUNCATED if self._inbound else "stream ended without a grpc-status",
+            )
 
     def reset_by_peer(self, error_code: int) -> None:
         code = _RESET_CODES.get(error_code, grpc.StatusCode.INTERNAL)  # type: ignore[call-overload]
@@ -360,16 +361,12 @@ class GrpcConnection(asyncio.Protocol):
 
     def close(self) -> None:
         """GOAWAY and close; calls still open end UNAVAILABLE."""
-        transport = self._transport
-        if transport is None or self._lost is not None:
+        if self._transport is None or self._lost is not None:
             return
-        try:
+        with contextlib.suppress(h2.exceptions.ProtocolError):
             self._h2.close_connection()
             self._send()
-        except h2.exceptions.ProtocolError:
-            pass
-        self._lose("connection closed by the client")
-        transport.close()
+        self._fail("connection closed by the client")
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -83,7 +83,7 @@ class BidiStream:
                 await self.call.write_many(messages)
             except grpc.aio.AioRpcError as err:
                 raise self._rpc_failure(err) from err
-            except (asyncio.InvalidStateError, grpc.aio.UsageError) as err:
+            except grpc.aio.UsageError as err:
                 raise self._failure(UDFConnectionError(self.name, f"stream is closed: {err}")) from err
 
     async def read(self) -> Any:
@@ -144,7 +144,7 @@ class BidiStream:
                             pass
                 else:
                     await self._reader
-        except (TimeoutError, grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError):
+        except (TimeoutError, grpc.aio.AioRpcError, grpc.aio.UsageError):
             pass  # already dead, or not ending by itself: cancelled below
         finally:
             self.call.cancel()
